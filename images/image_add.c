@@ -1,0 +1,334 @@
+/*
+ * image_add.c - registering a golden image: check everything that can be
+ * checked on the host, import the disk into the pool, boot one linked
+ * clone to prove that it boots and takes the key, pin its host key, and
+ * only then write the record. See registry.h.
+ */
+#include "images/registry.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "orchestrator/ctx.h"
+#include "orchestrator/db.h"
+#include "orchestrator/disk.h"
+#include "orchestrator/error.h"
+#include "orchestrator/guest.h"
+#include "orchestrator/ledger.h"
+#include "orchestrator/log.h"
+#include "orchestrator/machine.h"
+#include "orchestrator/sha256.h"
+#include "orchestrator/state.h"
+#include "orchestrator/template.h"
+#include "orchestrator/util.h"
+#include "orchestrator/vm.h"
+
+struct add {
+	struct mf_ctx *ctx;
+	const struct image_add_opts *o;
+	struct image *img;
+	char *key_src;		/* the key file as given */
+	char *pinned;		/* from --host-key */
+	char *import_pool;
+	int volume_claimed, pool_claimed, volume_created, key_copied;
+};
+
+static void progress(struct add *a, const char *step, int64_t start)
+{
+	if (a->o->progress)
+		a->o->progress(a->o->payload, step, mf_now_ms() - start);
+}
+
+static void machine_progress(void *payload, const char *name, int64_t ms)
+{
+	struct add *a = payload;
+
+	if (a->o->progress)
+		a->o->progress(a->o->payload, name, ms);
+}
+
+static int check_range(const char *what, long v, long min, long max)
+{
+	if (v < min || v > max)
+		return mf_error(MF_E_USAGE, "%s must be between %ld and %ld, not %ld", what, min,
+				max, v);
+	return 0;
+}
+
+static int read_host_key(const char *path, char **out)
+{
+	char *text = NULL;
+	int ret;
+
+	if (mf_read_file(path, 64 << 10, &text, NULL) < 0)
+		return mf_error_wrap("--host-key");
+	ret = guest_parse_public_key(text, out);
+	free(text);
+	if (ret < 0)
+		return mf_error_wrap("--host-key '%s'", path);
+	return 0;
+}
+
+/* Everything about the request that can be checked without libvirt. */
+static int validate(struct add *a)
+{
+	const struct image_add_opts *o = a->o;
+	struct image_settings *s = &a->img->settings;
+	struct image *existing = NULL;
+	struct stat st;
+
+	if (image_name_check(o->name) < 0)
+		return -1;
+	if (registry_get(a->ctx, o->name, &existing) == 0) {
+		image_free(existing);
+		return mf_error(MF_E_USAGE, "image '%s' already exists (remove it first with "
+				"'vmctl image rm %s')", o->name, o->name);
+	}
+	if (mf_error_class() != MF_E_USAGE)
+		return -1;
+	mf_error_clear();
+	if (stat(o->disk, &st) < 0)
+		return mf_error_errno(MF_E_USAGE, "disk '%s'", o->disk);
+	if (!S_ISREG(st.st_mode))
+		return mf_error(MF_E_USAGE, "disk '%s' is not a regular file", o->disk);
+	if (!(a->img->source = mf_realpath(o->disk)))
+		return -1;
+
+	s->ssh_user = xstrdup(o->ssh_user ? o->ssh_user : IMAGE_DEFAULT_USER);
+	if (!*s->ssh_user || strpbrk(s->ssh_user, " \t\n@:/"))
+		return mf_error(MF_E_USAGE, "invalid SSH user '%s'", s->ssh_user);
+	s->packages_dir = xstrdup(o->packages_dir ? o->packages_dir : IMAGE_DEFAULT_PACKAGES_DIR);
+	if (s->packages_dir[0] != '/')
+		return mf_error(MF_E_USAGE, "the packages directory must be an absolute path on "
+				"the guest, not '%s'", s->packages_dir);
+	s->build_command = xstrdup(o->build_command ? o->build_command :
+						      IMAGE_DEFAULT_BUILD_COMMAND);
+	if (template_check(s->build_command) < 0)
+		return mf_error_wrap("--build-command");
+	s->memory_mib = o->memory_mib ? o->memory_mib : IMAGE_DEFAULT_MEMORY_MIB;
+	s->vcpus = o->vcpus ? o->vcpus : IMAGE_DEFAULT_VCPUS;
+	s->disk_bus = o->disk_bus;
+	s->boot_timeout = o->boot_timeout ? o->boot_timeout : a->ctx->cfg.boot_timeout;
+	if (check_range("--memory (MiB)", s->memory_mib, 64, 1 << 20) < 0 ||
+	    check_range("--vcpus", s->vcpus, 1, 64) < 0 ||
+	    check_range("--boot-timeout (seconds)", s->boot_timeout, 1, 86400) < 0)
+		return -1;
+
+	if (o->ssh_key) {
+		a->key_src = xstrdup(o->ssh_key);
+	} else {
+		const char *home = getenv("HOME");
+		a->key_src = xasprintf("%s/.ssh/id_ed25519", home ? home : "/root");
+		if (access(a->key_src, F_OK) < 0)
+			return mf_error(MF_E_USAGE, "no SSH key given and %s does not exist; "
+					"give one with --ssh-key FILE", a->key_src);
+	}
+	if (guest_check_private_key(a->key_src) < 0)
+		return -1;
+	if (o->host_key_file && read_host_key(o->host_key_file, &a->pinned) < 0)
+		return -1;
+	return 0;
+}
+
+static int inspect(struct add *a)
+{
+	struct disk_info info;
+	char sha[SHA256_HEX_LEN];
+	int64_t t = mf_now_ms();
+
+	if (disk_probe(a->img->source, &info) < 0)
+		return -1;
+	if (info.has_backing_file)
+		return mf_error(MF_E_USAGE, "'%s' is an overlay with a backing file; give a "
+				"standalone image (qemu-img convert -O qcow2 it first)",
+				a->img->source);
+	a->img->format = xstrdup(info.format);
+	a->img->virtual_size = info.virtual_size;
+	progress(a, "inspect", t);
+	t = mf_now_ms();
+	if (sha256_file(a->img->source, sha, NULL) < 0)
+		return -1;
+	a->img->sha256 = xstrdup(sha);
+	progress(a, "checksum", t);
+	return 0;
+}
+
+static int import(struct add *a, struct vm_conn *vm)
+{
+	struct mf_state *st = a->ctx->state;
+	int64_t t = mf_now_ms();
+
+	a->img->volume = xasprintf("golden-%s.qcow2", a->img->name);
+	if (ledger_claim(st->db, LEDGER_VOLUME, a->img->volume, 0) < 0) {
+		if (mf_error_class() == MF_E_CONFLICT)
+			return mf_error(MF_E_USAGE, "image '%s' is being added by another process",
+					a->img->name);
+		return -1;
+	}
+	a->volume_claimed = 1;
+	if (vm_volume_exists(vm, st->pool_name, a->img->volume))
+		return mf_error(MF_E_INFRA, "volume '%s' already exists in pool '%s' but no "
+				"image record names it; remove it with: virsh vol-delete --pool "
+				"%s %s", a->img->volume, st->pool_name, st->pool_name,
+				a->img->volume);
+	a->import_pool = xasprintf("%s-import-%ld", st->pool_name, (long)getpid());
+	if (ledger_claim(st->db, LEDGER_POOL, a->import_pool, 0) < 0)
+		return -1;
+	a->pool_claimed = 1;
+	a->volume_created = 1; /* from here on, delete it on failure */
+	if (vm_volume_import(vm, st->pool_name, a->img->source, a->import_pool, a->img->volume,
+			     a->img->virtual_size, &a->img->path) < 0)
+		return -1;
+	/* Builds only ever read the golden volume. */
+	if (chmod(a->img->path, 0444) < 0)
+		log_warn("cannot make %s read-only", a->img->path);
+	progress(a, "import", t);
+	return 0;
+}
+
+static int copy_key(struct add *a)
+{
+	struct image_settings *s = &a->img->settings;
+
+	s->ssh_key = xasprintf("%s/%s.key", a->ctx->state->keys_dir, a->img->name);
+	if (mf_copy_file(a->key_src, s->ssh_key, 0600) < 0)
+		return -1;
+	a->key_copied = 1;
+	return 0;
+}
+
+/* Boots one linked clone: it must come up, take the key, and show its host key. */
+static int smoke_boot(struct add *a)
+{
+	struct image *img = a->img;
+	char *tag = xasprintf("add-%s", img->name);
+	char *logdir = xasprintf("%s/logs", a->ctx->state->dir);
+	char *console = xasprintf("%s/image-add-%s.console.log", logdir, img->name);
+	struct machine *m = NULL;
+	int64_t t;
+	int ret = -1;
+
+	if (mf_mkdir_p(logdir, 0755) < 0)
+		goto out;
+	struct machine_spec spec = {
+		.tag = tag,
+		.golden_path = img->path,
+		.capacity = img->virtual_size,
+		.memory_mib = img->settings.memory_mib,
+		.vcpus = img->settings.vcpus,
+		.disk_bus = img->settings.disk_bus,
+		.console_path = console,
+		.login = {
+			.user = img->settings.ssh_user,
+			.key_path = img->settings.ssh_key,
+			.pinned_key = a->pinned,
+			.timeout_s = 60,
+		},
+		.boot_timeout_s = img->settings.boot_timeout,
+		.cancel = a->o->cancel,
+		.phase = machine_progress,
+		.payload = a,
+	};
+	if (machine_up(a->ctx, &spec, &m) < 0) {
+		mf_error_wrap("smoke boot (console log: %s)", console);
+		goto down;
+	}
+	t = mf_now_ms();
+	if (guest_check_dir(m->guest, img->settings.packages_dir) < 0) {
+		mf_error(MF_E_USAGE, "the packages directory '%s' does not exist on the guest; "
+			 "create it in the image or give --packages-dir",
+			 img->settings.packages_dir);
+		goto down;
+	}
+	img->host_key = xstrdup(m->host_key);
+	progress(a, "check", t);
+	ret = 0;
+down:
+	t = mf_now_ms();
+	if (machine_down(m) < 0)
+		ret = -1;
+	else if (ret == 0)
+		progress(a, "destroy", t);
+out:
+	free(tag);
+	free(logdir);
+	free(console);
+	return ret;
+}
+
+/* Undoes whatever a failed add created. */
+static void undo(struct add *a, struct vm_conn *vm)
+{
+	struct mf_state *st = a->ctx->state;
+
+	if (a->key_copied)
+		unlink(a->img->settings.ssh_key);
+	if (a->pool_claimed) {
+		if (vm && vm_pool_stop(vm, a->import_pool) == 0)
+			ledger_release(st->db, LEDGER_POOL, a->import_pool);
+	}
+	if (a->volume_claimed) {
+		if (!a->volume_created ||
+		    (vm && vm_volume_delete(vm, st->pool_name, a->img->volume) == 0))
+			ledger_release(st->db, LEDGER_VOLUME, a->img->volume);
+		else
+			log_warnx("could not delete volume '%s'; it stays in the ledger and is "
+				  "removed by the next vmctl run", a->img->volume);
+	}
+	if (vm)
+		vm_pool_stop_if_empty(vm, st->pool_name);
+}
+
+int registry_add(struct mf_ctx *ctx, const struct image_add_opts *opts, struct image **out)
+{
+	struct add a = { .ctx = ctx, .o = opts };
+	struct vm_conn *vm = NULL;
+	int ret = -1;
+
+	*out = NULL;
+	a.img = xcalloc(1, sizeof(*a.img));
+	a.img->name = xstrdup(opts->name);
+	if (validate(&a) < 0 || inspect(&a) < 0)
+		goto out;
+	if (ctx_vm(ctx, &vm) < 0 || import(&a, vm) < 0)
+		goto fail;
+	/* The import pool was only needed for the copy. */
+	if (vm_pool_stop(vm, a.import_pool) == 0) {
+		ledger_release(ctx->state->db, LEDGER_POOL, a.import_pool);
+		a.pool_claimed = 0;
+	}
+	if (copy_key(&a) < 0 || smoke_boot(&a) < 0)
+		goto fail;
+	a.img->created = mf_wall_seconds();
+	/* In one transaction, the record takes the volume over from the ledger. */
+	if (db_begin(ctx->state->db) < 0)
+		goto fail;
+	if (registry_insert(ctx, a.img) < 0 ||
+	    ledger_release(ctx->state->db, LEDGER_VOLUME, a.img->volume) < 0 ||
+	    db_commit(ctx->state->db) < 0) {
+		db_rollback(ctx->state->db);
+		goto fail;
+	}
+	*out = a.img;
+	a.img = NULL;
+	ret = 0;
+	goto out;
+fail:
+	{
+		/* Keep the error that made the add fail, whatever undo() says. */
+		enum mf_errclass cls = mf_error_class();
+		char *msg = xstrdup(mf_error_msg());
+		undo(&a, vm);
+		mf_error(cls, "%s", msg);
+		free(msg);
+	}
+out:
+	free(a.key_src);
+	free(a.pinned);
+	free(a.import_pool);
+	image_free(a.img);
+	return ret;
+}

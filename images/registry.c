@@ -1,0 +1,241 @@
+/* registry.c - image records in the state database. See registry.h. */
+#include "images/registry.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "orchestrator/ctx.h"
+#include "orchestrator/db.h"
+#include "orchestrator/error.h"
+#include "orchestrator/log.h"
+#include "orchestrator/state.h"
+#include "orchestrator/strbuf.h"
+#include "orchestrator/util.h"
+#include "orchestrator/vm.h"
+
+#define IMAGE_COLUMNS \
+	"name, volume, path, source, sha256, format, virtual_size, host_key, created, " \
+	"ssh_user, ssh_key, build_command, packages_dir, memory_mib, vcpus, disk_bus, " \
+	"boot_timeout"
+
+void image_settings_release(struct image_settings *s)
+{
+	free(s->ssh_user);
+	free(s->ssh_key);
+	free(s->build_command);
+	free(s->packages_dir);
+	memset(s, 0, sizeof(*s));
+}
+
+void image_free(struct image *img)
+{
+	if (!img)
+		return;
+	free(img->name);
+	free(img->volume);
+	free(img->path);
+	free(img->source);
+	free(img->sha256);
+	free(img->format);
+	free(img->host_key);
+	image_settings_release(&img->settings);
+	free(img);
+}
+
+static struct image *image_from_row(struct db_stmt *st)
+{
+	struct image *img = xcalloc(1, sizeof(*img));
+	struct image_settings *s = &img->settings;
+
+	img->name = xstrdup(db_col_text(st, 0));
+	img->volume = xstrdup(db_col_text(st, 1));
+	img->path = xstrdup(db_col_text(st, 2));
+	img->source = xstrdup(db_col_text(st, 3));
+	img->sha256 = xstrdup(db_col_text(st, 4));
+	img->format = xstrdup(db_col_text(st, 5));
+	img->virtual_size = (uint64_t)db_col_int(st, 6);
+	img->host_key = xstrdup(db_col_text(st, 7));
+	img->created = db_col_int(st, 8);
+	s->ssh_user = xstrdup(db_col_text(st, 9));
+	s->ssh_key = xstrdup(db_col_text(st, 10));
+	s->build_command = xstrdup(db_col_text(st, 11));
+	s->packages_dir = xstrdup(db_col_text(st, 12));
+	s->memory_mib = (int)db_col_int(st, 13);
+	s->vcpus = (int)db_col_int(st, 14);
+	if (disk_bus_parse(db_col_text(st, 15), &s->disk_bus) < 0)
+		s->disk_bus = DISK_BUS_SATA;
+	s->boot_timeout = (int)db_col_int(st, 16);
+	return img;
+}
+
+int registry_list(struct mf_ctx *ctx, struct image ***out, size_t *n)
+{
+	struct db_stmt *st;
+	struct image **v = NULL;
+	size_t len = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (db_prepare(ctx->state->db, &st, "SELECT " IMAGE_COLUMNS " FROM images ORDER BY name") < 0)
+		return -1;
+	while ((rc = db_step(st)) == 1) {
+		v = xrealloc(v, (len + 1) * sizeof(*v));
+		v[len++] = image_from_row(st);
+	}
+	db_finalize(st);
+	if (rc < 0) {
+		registry_list_free(v, len);
+		return -1;
+	}
+	*out = v;
+	*n = len;
+	return 0;
+}
+
+void registry_list_free(struct image **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		image_free(v[i]);
+	free(v);
+}
+
+int registry_get(struct mf_ctx *ctx, const char *name, struct image **out)
+{
+	struct db_stmt *st;
+	struct image **all = NULL;
+	size_t n = 0;
+	int rc;
+
+	*out = NULL;
+	if (db_prepare(ctx->state->db, &st,
+		       "SELECT " IMAGE_COLUMNS " FROM images WHERE name = ?") < 0)
+		return -1;
+	db_bind_text(st, 1, name);
+	rc = db_step(st);
+	if (rc == 1)
+		*out = image_from_row(st);
+	db_finalize(st);
+	if (rc < 0)
+		return -1;
+	if (rc == 1)
+		return 0;
+	/* Unknown: say which images there are. */
+	if (registry_list(ctx, &all, &n) < 0)
+		return -1;
+	struct strbuf known = STRBUF_INIT;
+	for (size_t i = 0; i < n; i++)
+		strbuf_addf(&known, "%s%s", i ? ", " : "", all[i]->name);
+	registry_list_free(all, n);
+	if (n)
+		mf_error(MF_E_USAGE, "unknown image '%s' (registered: %s)", name, known.buf);
+	else
+		mf_error(MF_E_USAGE, "unknown image '%s': no image is registered in %s "
+			 "(add one with 'vmctl image add')", name, ctx->state->dir);
+	strbuf_release(&known);
+	return -1;
+}
+
+int registry_insert(struct mf_ctx *ctx, const struct image *img)
+{
+	const struct image_settings *s = &img->settings;
+	struct db_stmt *st;
+	int rc;
+
+	if (db_prepare(ctx->state->db, &st,
+		       "INSERT INTO images (" IMAGE_COLUMNS ") VALUES "
+		       "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)") < 0)
+		return -1;
+	db_bind_text(st, 1, img->name);
+	db_bind_text(st, 2, img->volume);
+	db_bind_text(st, 3, img->path);
+	db_bind_text(st, 4, img->source);
+	db_bind_text(st, 5, img->sha256);
+	db_bind_text(st, 6, img->format);
+	db_bind_int(st, 7, (int64_t)img->virtual_size);
+	db_bind_text(st, 8, img->host_key);
+	db_bind_int(st, 9, img->created);
+	db_bind_text(st, 10, s->ssh_user);
+	db_bind_text(st, 11, s->ssh_key);
+	db_bind_text(st, 12, s->build_command);
+	db_bind_text(st, 13, s->packages_dir);
+	db_bind_int(st, 14, s->memory_mib);
+	db_bind_int(st, 15, s->vcpus);
+	db_bind_text(st, 16, disk_bus_name(s->disk_bus));
+	db_bind_int(st, 17, s->boot_timeout);
+	rc = db_step(st);
+	db_finalize(st);
+	if (rc < 0 && mf_error_class() == MF_E_CONFLICT)
+		return mf_error(MF_E_USAGE, "image '%s' already exists", img->name);
+	return rc < 0 ? -1 : 0;
+}
+
+/* The id of a running build of this image whose process is alive, or 0. */
+static int64_t running_build(struct mf_ctx *ctx, const char *name)
+{
+	struct db_stmt *st;
+	int64_t id = 0;
+
+	if (db_prepare(ctx->state->db, &st, "SELECT id, owner FROM builds "
+					    "WHERE image = ? AND status = 'running'") < 0)
+		return -1;
+	db_bind_text(st, 1, name);
+	while (db_step(st) == 1) {
+		const char *owner = db_col_text(st, 1);
+		if (owner && mf_process_alive(owner)) {
+			id = db_col_int(st, 0);
+			break;
+		}
+	}
+	db_finalize(st);
+	return id;
+}
+
+int registry_remove(struct mf_ctx *ctx, const char *name)
+{
+	struct mf_state *state = ctx->state;
+	struct image *img = NULL;
+	struct vm_conn *vm;
+	struct db_stmt *st = NULL;
+	int64_t busy;
+	int ret = -1;
+
+	if (registry_get(ctx, name, &img) < 0)
+		return -1;
+	busy = running_build(ctx, name);
+	if (busy != 0) {
+		if (busy > 0)
+			mf_error(MF_E_USAGE, "image '%s' is in use by build %lld, which is still "
+				 "running", name, (long long)busy);
+		goto out;
+	}
+	if (ctx_vm(ctx, &vm) < 0)
+		goto out;
+	/* The record goes only if the volume goes too. */
+	if (db_begin(state->db) < 0)
+		goto out;
+	if (db_prepare(state->db, &st, "DELETE FROM images WHERE name = ?") < 0)
+		goto rollback;
+	db_bind_text(st, 1, name);
+	if (db_step(st) < 0)
+		goto rollback;
+	if (vm_volume_delete(vm, state->pool_name, img->volume) < 0)
+		goto rollback;
+	if (db_commit(state->db) < 0)
+		goto out;
+	if (unlink(img->settings.ssh_key) < 0 && errno != ENOENT)
+		log_warn("cannot remove the key copy %s", img->settings.ssh_key);
+	/* With the last image gone, Mayfly leaves no pool behind in libvirt. */
+	if (vm_pool_stop_if_empty(vm, state->pool_name) < 0)
+		goto out;
+	ret = 0;
+	goto out;
+rollback:
+	db_rollback(state->db);
+out:
+	db_finalize(st);
+	image_free(img);
+	return ret;
+}

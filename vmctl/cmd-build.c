@@ -1,0 +1,145 @@
+/* cmd-build.c - vmctl build: one clean build in a fresh machine. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "orchestrator/ctx.h"
+#include "orchestrator/pipeline.h"
+#include "orchestrator/report.h"
+#include "orchestrator/util.h"
+#include "vmctl/vmctl.h"
+
+static const char help[] =
+	"  --input FILE       upload FILE into the packages directory first (repeatable)\n"
+	"  --out DIR          where harvested packages go (default: STATE/builds/ID/packages)\n"
+	"  --timeout SECONDS  limit on the build command (default: build_timeout setting)\n"
+	"  --json             print one JSON result at the end; build output goes to stderr\n"
+	"\n"
+	"Exit status: 0 success, 1 the build command failed, 2 bad usage or input,\n"
+	"3 infrastructure failure, 4 the build exceeded --timeout, 130 interrupted.\n";
+
+struct ui {
+	int json;
+	FILE *out; /* where the build's output goes */
+};
+
+static void on_started(void *payload, int64_t id, const char *log_path)
+{
+	fprintf(stderr, "==> build %lld, log %s\n", (long long)id, log_path);
+}
+
+static void on_phase(void *payload, const char *name, int64_t ms)
+{
+	fflush(((struct ui *)payload)->out);
+	vmctl_progress(name, ms);
+}
+
+static void on_output(void *payload, int stream, const char *data, size_t len)
+{
+	struct ui *ui = payload;
+
+	fwrite(data, 1, len, ui->out);
+	fflush(ui->out);
+}
+
+static void summary(const struct build_result *r)
+{
+	char d[32];
+
+	mf_format_duration(r->duration_ms, d);
+	if (r->status == BUILD_SUCCEEDED)
+		fprintf(stderr, "==> build %lld succeeded in %s, %zu package%s:\n",
+			(long long)r->id, d, r->npackages, r->npackages == 1 ? "" : "s");
+	else
+		fprintf(stderr, "==> build %lld %s after %s: %s\n", (long long)r->id,
+			build_status_name(r->status), d, r->error ? r->error : "");
+	for (size_t i = 0; i < r->npackages; i++) {
+		char size[32];
+		mf_format_size(r->packages[i].size, size);
+		fprintf(stderr, "    %s  %s  sha256 %s\n", r->packages[i].path, size,
+			r->packages[i].sha256);
+	}
+	fprintf(stderr, "    log: %s\n", r->log_path);
+	if (r->status == BUILD_INFRA_ERROR)
+		fprintf(stderr, "    console: %s\n", r->console_path);
+}
+
+int cmd_build(const struct vmctl_cmd *cmd, int argc, char **argv)
+{
+	enum { O_INPUT = 256, O_OUT, O_TIMEOUT, O_JSON };
+	static const struct option opts[] = {
+		{ "input", required_argument, NULL, O_INPUT },
+		{ "out", required_argument, NULL, O_OUT },
+		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct build_request req = { .cancel = &vmctl_cancel };
+	struct build_result res;
+	struct ui ui = { .out = stdout };
+	struct build_events ev = { on_started, on_phase, on_output, &ui };
+	struct mf_ctx *ctx = NULL;
+	char **inputs = NULL;
+	size_t ninputs = 0;
+	int c, status;
+
+	memset(&res, 0, sizeof(res));
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case O_INPUT:
+			inputs = xrealloc(inputs, (ninputs + 2) * sizeof(char *));
+			inputs[ninputs++] = optarg;
+			inputs[ninputs] = NULL;
+			break;
+		case O_OUT:
+			req.out_dir = optarg;
+			break;
+		case O_TIMEOUT:
+			if (vmctl_parse_int(cmd, "--timeout", optarg, 1, 7 * 86400,
+					    &req.timeout_s) < 0) {
+				free(inputs);
+				return 2;
+			}
+			break;
+		case O_JSON:
+			ui.json = 1;
+			ui.out = stderr;
+			break;
+		case 'h':
+			free(inputs);
+			return vmctl_help(cmd, help);
+		default:
+			free(inputs);
+			return vmctl_usage(cmd, "unknown option");
+		}
+	}
+	if (argc - optind < 2) {
+		free(inputs);
+		return vmctl_usage(cmd, "expected an image and at least one recipe");
+	}
+	req.image = argv[optind];
+	req.recipes = argv + optind + 1;
+	req.nrecipes = (size_t)(argc - optind - 1);
+	req.inputs = inputs;
+	req.ninputs = ninputs;
+
+	if (vmctl_open(&ctx) < 0 || pipeline_run(ctx, &req, &ev, &res) < 0) {
+		status = vmctl_fail();
+		goto out;
+	}
+	if (ui.json) {
+		char *s = report_build_json(&res);
+		fputs(s, stdout);
+		free(s);
+	} else {
+		summary(&res);
+	}
+	status = pipeline_exit_code(&res);
+out:
+	build_result_release(&res);
+	ctx_free(ctx);
+	free(inputs);
+	return status;
+}

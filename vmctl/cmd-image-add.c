@@ -1,0 +1,107 @@
+/* cmd-image-add.c - vmctl image add: register a golden image. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "images/registry.h"
+#include "orchestrator/ctx.h"
+#include "orchestrator/guest.h"
+#include "orchestrator/report.h"
+#include "vmctl/vmctl.h"
+
+static const char help[] =
+	"  --ssh-user USER         login user (default: " IMAGE_DEFAULT_USER ")\n"
+	"  --ssh-key FILE          private key that logs in (default: ~/.ssh/id_ed25519);\n"
+	"                          a copy is kept in the state directory\n"
+	"  --host-key FILE.pub     the guest's SSH host key; the add fails if the guest\n"
+	"                          presents another (default: pin what it presents)\n"
+	"  --build-command TEMPLATE  shell command with {recipes} and {packages_dir}\n"
+	"                          (default: " IMAGE_DEFAULT_BUILD_COMMAND ")\n"
+	"  --packages-dir DIR      where the guest's packages appear\n"
+	"                          (default: " IMAGE_DEFAULT_PACKAGES_DIR ")\n"
+	"  --memory MIB            guest memory (default: 2048)\n"
+	"  --vcpus N               guest CPUs (default: 2)\n"
+	"  --disk-bus BUS          sata, ide or virtio (default: sata)\n"
+	"  --boot-timeout SECONDS  time for SSH to answer (default: boot_timeout setting)\n"
+	"  --json                  print the new image as JSON\n";
+
+static void progress(void *payload, const char *step, int64_t ms)
+{
+	vmctl_progress(step, ms);
+}
+
+int cmd_image_add(const struct vmctl_cmd *cmd, int argc, char **argv)
+{
+	enum { O_USER = 256, O_KEY, O_HOSTKEY, O_CMD, O_PKGDIR, O_MEM, O_CPUS, O_BUS, O_BOOT,
+	       O_JSON };
+	static const struct option opts[] = {
+		{ "ssh-user", required_argument, NULL, O_USER },
+		{ "ssh-key", required_argument, NULL, O_KEY },
+		{ "host-key", required_argument, NULL, O_HOSTKEY },
+		{ "build-command", required_argument, NULL, O_CMD },
+		{ "packages-dir", required_argument, NULL, O_PKGDIR },
+		{ "memory", required_argument, NULL, O_MEM },
+		{ "vcpus", required_argument, NULL, O_CPUS },
+		{ "disk-bus", required_argument, NULL, O_BUS },
+		{ "boot-timeout", required_argument, NULL, O_BOOT },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct image_add_opts o = { .cancel = &vmctl_cancel, .progress = progress };
+	struct mf_ctx *ctx = NULL;
+	struct image *img = NULL;
+	int c, json = 0, status = 0;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case O_USER: o.ssh_user = optarg; break;
+		case O_KEY: o.ssh_key = optarg; break;
+		case O_HOSTKEY: o.host_key_file = optarg; break;
+		case O_CMD: o.build_command = optarg; break;
+		case O_PKGDIR: o.packages_dir = optarg; break;
+		case O_MEM:
+			if (vmctl_parse_int(cmd, "--memory", optarg, 64, 1 << 20, &o.memory_mib) < 0)
+				return 2;
+			break;
+		case O_CPUS:
+			if (vmctl_parse_int(cmd, "--vcpus", optarg, 1, 64, &o.vcpus) < 0)
+				return 2;
+			break;
+		case O_BUS:
+			if (disk_bus_parse(optarg, &o.disk_bus) < 0)
+				return vmctl_usage(cmd, "--disk-bus must be sata, ide or virtio, not "
+						   "'%s'", optarg);
+			break;
+		case O_BOOT:
+			if (vmctl_parse_int(cmd, "--boot-timeout", optarg, 1, 86400,
+					    &o.boot_timeout) < 0)
+				return 2;
+			break;
+		case O_JSON: json = 1; break;
+		case 'h': return vmctl_help(cmd, help);
+		default: return vmctl_usage(cmd, "unknown option");
+		}
+	}
+	if (argc - optind != 2)
+		return vmctl_usage(cmd, "expected NAME and DISK");
+	o.name = argv[optind];
+	o.disk = argv[optind + 1];
+	if (vmctl_open(&ctx) < 0 || registry_add(ctx, &o, &img) < 0) {
+		status = vmctl_fail();
+		goto out;
+	}
+	if (json) {
+		char *s = report_image_json(img);
+		fputs(s, stdout);
+		free(s);
+	} else {
+		char *fp = guest_key_fingerprint(img->host_key);
+		printf("image '%s' added; host key %s pinned\n", img->name, fp);
+		free(fp);
+	}
+out:
+	image_free(img);
+	ctx_free(ctx);
+	return status;
+}

@@ -1,0 +1,156 @@
+/* cmd-image.c - vmctl image list, image show, image rm. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "images/registry.h"
+#include "orchestrator/ctx.h"
+#include "orchestrator/guest.h"
+#include "orchestrator/report.h"
+#include "orchestrator/util.h"
+#include "vmctl/vmctl.h"
+
+static const struct option json_opts[] = {
+	{ "json", no_argument, NULL, 'j' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Parses [--json] [--help]; returns -1 to exit with *status. */
+static int parse_json_flag(const struct vmctl_cmd *cmd, int argc, char **argv, int *json,
+			   int *status)
+{
+	int c;
+
+	*json = 0;
+	while ((c = getopt_long(argc, argv, "h", json_opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			*json = 1;
+			break;
+		case 'h':
+			*status = vmctl_help(cmd, "  --json   print JSON\n");
+			return -1;
+		default:
+			*status = vmctl_usage(cmd, "unknown option");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int cmd_image_list(const struct vmctl_cmd *cmd, int argc, char **argv)
+{
+	struct mf_ctx *ctx = NULL;
+	struct image **v = NULL;
+	size_t n = 0;
+	int json, status = 0;
+
+	if (parse_json_flag(cmd, argc, argv, &json, &status) < 0)
+		return status;
+	if (optind != argc)
+		return vmctl_usage(cmd, "unexpected argument '%s'", argv[optind]);
+	if (vmctl_open(&ctx) < 0 || registry_list(ctx, &v, &n) < 0) {
+		status = vmctl_fail();
+		goto out;
+	}
+	if (json) {
+		char *s = report_images_json(v, n);
+		fputs(s, stdout);
+		free(s);
+		goto out;
+	}
+	if (n == 0) {
+		printf("no images (add one with 'vmctl image add NAME DISK')\n");
+		goto out;
+	}
+	printf("%-20s %-6s %10s  %-20s  %s\n", "NAME", "FORMAT", "SIZE", "CREATED", "HOST KEY");
+	for (size_t i = 0; i < n; i++) {
+		char size[32], created[32], *fp = guest_key_fingerprint(v[i]->host_key);
+		mf_format_size(v[i]->virtual_size, size);
+		mf_rfc3339(v[i]->created, created);
+		printf("%-20s %-6s %10s  %-20s  %s\n", v[i]->name, v[i]->format, size, created, fp);
+		free(fp);
+	}
+out:
+	registry_list_free(v, n);
+	ctx_free(ctx);
+	return status;
+}
+
+int cmd_image_show(const struct vmctl_cmd *cmd, int argc, char **argv)
+{
+	struct mf_ctx *ctx = NULL;
+	struct image *img = NULL;
+	int json, status = 0;
+
+	if (parse_json_flag(cmd, argc, argv, &json, &status) < 0)
+		return status;
+	if (argc - optind != 1)
+		return vmctl_usage(cmd, "expected one image name");
+	if (vmctl_open(&ctx) < 0 || registry_get(ctx, argv[optind], &img) < 0) {
+		status = vmctl_fail();
+		goto out;
+	}
+	if (json) {
+		char *s = report_image_json(img);
+		fputs(s, stdout);
+		free(s);
+		goto out;
+	}
+	const struct image_settings *s = &img->settings;
+	char size[32], created[32], *fp = guest_key_fingerprint(img->host_key);
+	mf_format_size(img->virtual_size, size);
+	mf_rfc3339(img->created, created);
+	printf("name:          %s\n"
+	       "path:          %s\n"
+	       "source:        %s\n"
+	       "sha256:        %s\n"
+	       "format:        %s\n"
+	       "virtual_size:  %s (%llu bytes)\n"
+	       "host_key:      %s\n"
+	       "               %s\n"
+	       "created:       %s\n"
+	       "settings:\n"
+	       "  ssh_user:      %s\n"
+	       "  ssh_key:       %s\n"
+	       "  build_command: %s\n"
+	       "  packages_dir:  %s\n"
+	       "  memory:        %d MiB\n"
+	       "  vcpus:         %d\n"
+	       "  disk_bus:      %s\n"
+	       "  boot_timeout:  %d s\n",
+	       img->name, img->path, img->source, img->sha256, img->format, size,
+	       (unsigned long long)img->virtual_size, fp, img->host_key, created, s->ssh_user,
+	       s->ssh_key, s->build_command, s->packages_dir, s->memory_mib, s->vcpus,
+	       disk_bus_name(s->disk_bus), s->boot_timeout);
+	free(fp);
+out:
+	image_free(img);
+	ctx_free(ctx);
+	return status;
+}
+
+int cmd_image_rm(const struct vmctl_cmd *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct mf_ctx *ctx = NULL;
+	int c, status = 0;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'h')
+			return vmctl_help(cmd, NULL);
+		return vmctl_usage(cmd, "unknown option");
+	}
+	if (argc - optind != 1)
+		return vmctl_usage(cmd, "expected one image name");
+	if (vmctl_open(&ctx) < 0 || registry_remove(ctx, argv[optind]) < 0)
+		status = vmctl_fail();
+	else
+		printf("image '%s' removed\n", argv[optind]);
+	ctx_free(ctx);
+	return status;
+}

@@ -1,0 +1,209 @@
+/*
+ * vmctl.c - Mayfly's command line: global options, the command table,
+ * signals. See vmctl.8.
+ */
+#include "vmctl/vmctl.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "orchestrator/config.h"
+#include "orchestrator/ctx.h"
+#include "orchestrator/log.h"
+#include "orchestrator/util.h"
+
+volatile sig_atomic_t vmctl_cancel;
+
+static const char *config_path;
+
+static const struct vmctl_cmd commands[] = {
+	{ "build", "IMAGE RECIPE... [--input FILE]... [--out DIR] [--timeout SECONDS] [--json]",
+	  "build recipes in a fresh machine cloned from IMAGE", cmd_build },
+	{ "image add", "NAME DISK [--ssh-user USER] [--ssh-key FILE] [--host-key FILE.pub]\n"
+		       "                 [--build-command TEMPLATE] [--packages-dir DIR]\n"
+		       "                 [--memory MIB] [--vcpus N] [--disk-bus sata|ide|virtio]\n"
+		       "                 [--boot-timeout SECONDS] [--json]",
+	  "register a golden image (imported, smoke-booted, host key pinned)", cmd_image_add },
+	{ "image list", "[--json]", "list the registered images", cmd_image_list },
+	{ "image show", "NAME [--json]", "show one image", cmd_image_show },
+	{ "image rm", "NAME", "remove an image and its golden volume", cmd_image_rm },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *fp)
+{
+	fprintf(fp, "usage: vmctl [-v] [-c FILE] COMMAND [ARGS]\n\ncommands:\n");
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(fp, "  %-11s %s\n", commands[i].name, commands[i].summary);
+	fprintf(fp, "\n'vmctl COMMAND --help' shows a command's options; see vmctl(8).\n");
+}
+
+static void on_signal(int sig)
+{
+	static const char msg[] = "\nvmctl: interrupted; destroying the machine...\n";
+
+	if (!vmctl_cancel) {
+		ssize_t r = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+		(void)r;
+	}
+	vmctl_cancel = 1;
+}
+
+static void setup_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: a blocked poll() returns so the flag is seen at once. */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int vmctl_open(struct mf_ctx **ctx)
+{
+	struct mf_config cfg;
+
+	config_init(&cfg);
+	if (config_load(&cfg, config_path) < 0 || config_apply_env(&cfg) < 0) {
+		config_release(&cfg);
+		return -1;
+	}
+	if (ctx_open(ctx, &cfg) < 0) {
+		config_release(&cfg);
+		return -1;
+	}
+	return 0;
+}
+
+int vmctl_fail(void)
+{
+	fprintf(stderr, "vmctl: %s\n", mf_error_msg());
+	return mf_error_exit_code(mf_error_class());
+}
+
+int vmctl_usage(const struct vmctl_cmd *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "vmctl %s: ", cmd->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nusage: vmctl %s %s\n", cmd->name, cmd->usage);
+	return 2;
+}
+
+int vmctl_help(const struct vmctl_cmd *cmd, const char *options)
+{
+	printf("usage: vmctl %s %s\n\n%s.\n", cmd->name, cmd->usage, cmd->summary);
+	if (options)
+		printf("\n%s", options);
+	return 0;
+}
+
+int vmctl_parse_int(const struct vmctl_cmd *cmd, const char *opt, const char *arg, long min,
+		    long max, int *out)
+{
+	char *end;
+	long v = strtol(arg, &end, 10);
+
+	if (!*arg || *end || v < min || v > max) {
+		vmctl_usage(cmd, "%s must be a whole number from %ld to %ld, not '%s'", opt, min,
+			    max, arg);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+void vmctl_progress(const char *step, int64_t ms)
+{
+	char d[32];
+
+	mf_format_duration(ms, d);
+	fprintf(stderr, "==> %-8s %8s\n", step, d);
+}
+
+static const struct vmctl_cmd *find(int argc, char **argv, int *consumed)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		const char *name = commands[i].name, *sp = strchr(name, ' ');
+		if (!sp && !strcmp(argv[0], name)) {
+			*consumed = 1;
+			return &commands[i];
+		}
+		if (sp && argc >= 2 && !strncmp(argv[0], name, (size_t)(sp - name)) &&
+		    argv[0][sp - name] == '\0' && !strcmp(argv[1], sp + 1)) {
+			*consumed = 2;
+			return &commands[i];
+		}
+	}
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct vmctl_cmd *cmd;
+	int c, verbose = 0, consumed;
+
+	/* '+': stop at the command; its options are its own. */
+	while ((c = getopt_long(argc, argv, "+c:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("vmctl (Mayfly) %s\n", MAYFLY_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!config_path)
+		config_path = getenv("MAYFLY_CONFIG");
+	log_init("vmctl", verbose);
+	argc -= optind;
+	argv += optind;
+	if (argc == 0) {
+		usage(stderr);
+		return 2;
+	}
+	cmd = find(argc, argv, &consumed);
+	if (!cmd) {
+		if (!strcmp(argv[0], "image"))
+			fprintf(stderr, "vmctl: 'image' needs a subcommand: add, list, show or rm\n");
+		else
+			fprintf(stderr, "vmctl: unknown command '%s'\n", argv[0]);
+		usage(stderr);
+		return 2;
+	}
+	setup_signals();
+	/* The command sees its name as argv[0], as getopt expects. */
+	argc -= consumed - 1;
+	argv += consumed - 1;
+	optind = 0;
+	return cmd->run(cmd, argc, argv);
+}

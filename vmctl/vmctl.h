@@ -1,0 +1,50 @@
+/*
+ * vmctl.h - the command table and what the commands share.
+ *
+ * Each command lives in its own cmd-*.c, parses its own options and
+ * returns the process exit status:
+ *	0 success, 1 the build command failed, 2 usage/config/bad input,
+ *	3 infrastructure failure, 4 the build exceeded its time limit,
+ *	130 interrupted.
+ */
+#ifndef MAYFLY_VMCTL_H
+#define MAYFLY_VMCTL_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "orchestrator/error.h"
+
+struct mf_ctx;
+
+struct vmctl_cmd {
+	const char *name;	/* "build", "image add" */
+	const char *usage;	/* arguments after the name */
+	const char *summary;
+	int (*run)(const struct vmctl_cmd *cmd, int argc, char **argv);
+};
+
+/* Set by SIGINT, SIGTERM and SIGHUP; the running operation cleans up and stops. */
+extern volatile sig_atomic_t vmctl_cancel;
+
+/* Loads the configuration and opens the state directory. */
+int vmctl_open(struct mf_ctx **ctx);
+/* Prints the current error ("vmctl: ...") and returns its exit status. */
+int vmctl_fail(void);
+/* Prints a usage error and the command's usage; returns 2. */
+int vmctl_usage(const struct vmctl_cmd *cmd, const char *fmt, ...) MF_PRINTF(2, 3);
+/* Prints the command's help to stdout; returns 0. */
+int vmctl_help(const struct vmctl_cmd *cmd, const char *options);
+/* Parses a whole number option in [min, max]; prints a usage error on failure. */
+int vmctl_parse_int(const struct vmctl_cmd *cmd, const char *opt, const char *arg, long min,
+		    long max, int *out);
+/* One progress line on stderr: "==> clone (41 ms)". */
+void vmctl_progress(const char *step, int64_t ms);
+
+int cmd_build(const struct vmctl_cmd *cmd, int argc, char **argv);
+int cmd_image_add(const struct vmctl_cmd *cmd, int argc, char **argv);
+int cmd_image_list(const struct vmctl_cmd *cmd, int argc, char **argv);
+int cmd_image_show(const struct vmctl_cmd *cmd, int argc, char **argv);
+int cmd_image_rm(const struct vmctl_cmd *cmd, int argc, char **argv);
+
+#endif

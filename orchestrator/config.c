@@ -235,7 +235,7 @@ int config_parse(struct mf_config *cfg, const char *name, const char *text)
 			if (!end || *trim(end + 1)) {
 				strbuf_addf(&errs, "%s:%d: malformed section header '%s'\n", name,
 					    lineno, s);
-				section[0] = '\0';
+				snprintf(section, sizeof(section), "?"); /* reported once */
 				continue;
 			}
 			*end = '\0';
@@ -256,7 +256,7 @@ int config_parse(struct mf_config *cfg, const char *name, const char *text)
 		}
 		*eq = '\0';
 		char *key = trim(s), *value;
-		if (parse_value(eq + 1, &value) < 0) {
+		if (parse_value(trim(eq + 1), &value) < 0) {
 			strbuf_addf(&errs, "%s:%d: unterminated or malformed quoted value for '%s'\n",
 				    name, lineno, key);
 			continue;

@@ -233,7 +233,12 @@ static int is_new(const struct build *b, const struct guest_file *f)
 	return 1;
 }
 
-/* harvest: the files that appeared or changed during the build. */
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct guest_file *)a)->name, ((const struct guest_file *)b)->name);
+}
+
+/* harvest: the files that appeared or changed during the build, by name. */
 static int harvest(struct build *b)
 {
 	struct build_result *r = b->res;
@@ -243,6 +248,7 @@ static int harvest(struct build *b)
 
 	if (guest_list(b->machine->guest, b->img->settings.packages_dir, &after, &nafter) < 0)
 		return -1;
+	qsort(after, nafter, sizeof(*after), by_name);
 	for (size_t i = 0; i < nafter; i++) {
 		if (!after[i].regular || !is_new(b, &after[i]))
 			continue;

@@ -12,6 +12,13 @@ static int name_check(const char *what, const char *name, size_t max, const char
 
 	if (len == 0)
 		return mf_error(MF_E_USAGE, "invalid %s name: empty", what);
+	/* Check every byte first, so a message never echoes a control character. */
+	for (size_t i = 0; i < len; i++)
+		if (!isprint((unsigned char)name[i]))
+			return mf_error(MF_E_USAGE,
+					"invalid %s name: byte 0x%02x at position %zu is not "
+					"allowed (use letters, digits and %s)", what,
+					(unsigned char)name[i], i + 1, extra);
 	if (len > max)
 		return mf_error(MF_E_USAGE, "invalid %s name '%.40s...': longer than %zu characters",
 				what, name, max);
@@ -22,14 +29,9 @@ static int name_check(const char *what, const char *name, size_t max, const char
 		unsigned char c = (unsigned char)name[i];
 		if (isalnum(c) || strchr(extra, c))
 			continue;
-		if (isprint(c))
-			return mf_error(MF_E_USAGE,
-					"invalid %s name '%s': character '%c' at position %zu is not "
-					"allowed (use letters, digits and %s)",
-					what, name, c, i + 1, extra);
 		return mf_error(MF_E_USAGE,
-				"invalid %s name: byte 0x%02x at position %zu is not allowed "
-				"(use letters, digits and %s)", what, c, i + 1, extra);
+				"invalid %s name '%s': character '%c' at position %zu is not "
+				"allowed (use letters, digits and %s)", what, name, c, i + 1, extra);
 	}
 	return 0;
 }

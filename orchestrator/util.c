@@ -318,20 +318,21 @@ void mf_format_duration(int64_t ms, char out[32])
 {
 	if (ms < 1000)
 		snprintf(out, 32, "%lld ms", (long long)ms);
-	else if (ms < 60000)
+	else if (ms < 59950) /* what rounds to 60.0 s is shown as 1m00s */
 		snprintf(out, 32, "%.1f s", (double)ms / 1000.0);
 	else
-		snprintf(out, 32, "%lldm%02llds", (long long)(ms / 60000),
-			 (long long)((ms / 1000) % 60));
+		snprintf(out, 32, "%lldm%02llds", (long long)((ms + 500) / 60000),
+			 (long long)(((ms + 500) / 1000) % 60));
 }
 
 void mf_format_size(uint64_t bytes, char out[32])
 {
+	/* A unit is used until its value would round up to 1024.0. */
 	if (bytes < 1024)
 		snprintf(out, 32, "%llu B", (unsigned long long)bytes);
-	else if (bytes < 1024 * 1024)
+	else if (bytes < 1024 * 1024 - 52)
 		snprintf(out, 32, "%.1f KiB", (double)bytes / 1024.0);
-	else if (bytes < 1024ULL * 1024 * 1024)
+	else if (bytes < 1024ULL * 1024 * 1024 - 52 * 1024)
 		snprintf(out, 32, "%.1f MiB", (double)bytes / (1024.0 * 1024.0));
 	else
 		snprintf(out, 32, "%.2f GiB", (double)bytes / (1024.0 * 1024.0 * 1024.0));

@@ -129,12 +129,11 @@ int cmd_build(const struct vmctl_cmd *cmd, int argc, char **argv)
 		status = vmctl_fail();
 		goto out;
 	}
+	summary(&res);
 	if (ui.json) {
 		char *s = report_build_json(&res);
 		fputs(s, stdout);
 		free(s);
-	} else {
-		summary(&res);
 	}
 	status = pipeline_exit_code(&res);
 out:

@@ -1,0 +1,496 @@
+/* test_config.c - the settings file and the environment. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "orchestrator/config.h"
+#include "orchestrator/error.h"
+
+static int setup_cfg(void **state)
+{
+	struct mf_config *cfg = calloc(1, sizeof(*cfg));
+
+	if (!cfg)
+		return -1;
+	config_init(cfg);
+	mf_error_clear();
+	*state = cfg;
+	return 0;
+}
+
+static int teardown_cfg(void **state)
+{
+	config_release(*state);
+	free(*state);
+	unsetenv("MAYFLY_STATE_DIR");
+	unsetenv("MAYFLY_ACCEL");
+	unsetenv("MAYFLY_LIBVIRT_URI");
+	return 0;
+}
+
+static void assert_msg_has(const char *needle)
+{
+	if (!strstr(mf_error_msg(), needle))
+		fail_msg("error message '%s' does not contain '%s'", mf_error_msg(), needle);
+}
+
+/* Number of lines in the current error message. */
+static int msg_lines(void)
+{
+	int n = 1;
+
+	for (const char *p = mf_error_msg(); *p; p++)
+		if (*p == '\n')
+			n++;
+	return n;
+}
+
+/*
+ * Parses text that must fail with exactly one error, on line `line`,
+ * whose message holds needle.
+ */
+static void parse_fails(struct mf_config *cfg, const char *text, int line, const char *needle)
+{
+	char prefix[64];
+
+	mf_error_clear();
+	if (config_parse(cfg, "test.conf", text) != -1)
+		fail_msg("config accepted:\n%s", text);
+	assert_int_equal(mf_error_class(), MF_E_USAGE);
+	snprintf(prefix, sizeof(prefix), "test.conf:%d: ", line);
+	if (strncmp(mf_error_msg(), prefix, strlen(prefix)) != 0)
+		fail_msg("error '%s' does not start with '%s'", mf_error_msg(), prefix);
+	assert_int_equal(msg_lines(), 1);
+	assert_msg_has(needle);
+}
+
+static void test_defaults(void **state)
+{
+	struct mf_config *cfg = *state;
+
+	assert_null(cfg->path);
+	assert_string_equal(cfg->state_dir, MF_DEFAULT_STATE_DIR);
+	assert_string_equal(cfg->libvirt_uri, MF_DEFAULT_LIBVIRT_URI);
+	assert_int_equal(cfg->accel, MF_ACCEL_AUTO);
+	assert_int_equal(cfg->boot_timeout, 180);
+	assert_int_equal(cfg->build_timeout, 3600);
+}
+
+static void test_parse_valid(void **state)
+{
+	struct mf_config *cfg = *state;
+	const char *text =
+		"# Mayfly settings\n"
+		"\n"
+		"; an old-style comment\n"
+		"[daemon]\n"
+		"  state_dir = /srv/mayfly   # where builds go\n"
+		"libvirt_uri=qemu+ssh://host/system\n"
+		"accel = tcg\n"
+		"\n"
+		"[ limits ]\n"
+		"boot_timeout = 240 # slow guests\n"
+		"\tbuild_timeout\t=\t7200\t\n";
+
+	assert_int_equal(config_parse(cfg, "test.conf", text), 0);
+	assert_string_equal(cfg->state_dir, "/srv/mayfly");
+	assert_string_equal(cfg->libvirt_uri, "qemu+ssh://host/system");
+	assert_int_equal(cfg->accel, MF_ACCEL_TCG);
+	assert_int_equal(cfg->boot_timeout, 240);
+	assert_int_equal(cfg->build_timeout, 7200);
+	/* config_parse does not claim a file was read. */
+	assert_null(cfg->path);
+}
+
+static void test_parse_keeps_defaults(void **state)
+{
+	struct mf_config *cfg = *state;
+
+	assert_int_equal(config_parse(cfg, "test.conf", "[limits]\nboot_timeout = 5\n"), 0);
+	assert_int_equal(cfg->boot_timeout, 5);
+	assert_int_equal(cfg->build_timeout, 3600);
+	assert_string_equal(cfg->state_dir, MF_DEFAULT_STATE_DIR);
+	assert_int_equal(config_parse(cfg, "test.conf", ""), 0);
+	assert_int_equal(config_parse(cfg, "test.conf", "# nothing\n\n"), 0);
+}
+
+static void test_parse_hash_in_value(void **state)
+{
+	struct mf_config *cfg = *state;
+
+	/* A '#' not preceded by white space is part of the value. */
+	assert_int_equal(config_parse(cfg, "test.conf",
+				      "[daemon]\nlibvirt_uri = qemu:///system#x # note\n"), 0);
+	assert_string_equal(cfg->libvirt_uri, "qemu:///system#x");
+}
+
+static void test_parse_quoted_no_space(void **state)
+{
+	struct mf_config *cfg = *state;
+
+	assert_int_equal(config_parse(cfg, "test.conf",
+				      "[daemon]\nstate_dir=\"/srv/my #1 dir\" # comment\n"), 0);
+	assert_string_equal(cfg->state_dir, "/srv/my #1 dir");
+}
+
+/*
+ * The usual way to write a quoted value, 'key = "value"', with blanks after
+ * '=' (a regression test: the quotes once stayed in the value and a " #"
+ * inside was cut as a comment).
+ */
+static void test_parse_quoted_value(void **state)
+{
+	struct mf_config *cfg = *state;
+	const char *text =
+		"[daemon]\n"
+		"state_dir = \"/srv/my #1 dir\"   # comment\n"
+		"libvirt_uri = \"qemu:///system # not a comment\"\n";
+
+	mf_error_clear();
+	if (config_parse(cfg, "test.conf", text) != 0)
+		fail_msg("quoted values rejected: %s", mf_error_msg());
+	assert_string_equal(cfg->state_dir, "/srv/my #1 dir");
+	assert_string_equal(cfg->libvirt_uri, "qemu:///system # not a comment");
+}
+
+static void test_unknown_key_hint(void **state)
+{
+	parse_fails(*state, "[daemon]\nstat_dir = /x\n", 2,
+		    "unknown key 'stat_dir' in [daemon]; did you mean 'state_dir'?");
+	parse_fails(*state, "[limits]\n\nboot_timout = 5\n", 3,
+		    "unknown key 'boot_timout' in [limits]; did you mean 'boot_timeout'?");
+	/* A typo of a key from the other section names that section. */
+	parse_fails(*state, "[daemon]\nbuild_timout = 5\n", 2,
+		    "did you mean 'build_timeout' in [limits]?");
+}
+
+static void test_unknown_key_no_hint(void **state)
+{
+	parse_fails(*state, "[daemon]\ncolour = blue\n", 2, "unknown key 'colour' in [daemon]");
+	assert_null(strstr(mf_error_msg(), "did you mean"));
+}
+
+static void test_key_in_wrong_section(void **state)
+{
+	parse_fails(*state, "[daemon]\nboot_timeout = 60\n", 2,
+		    "unknown key 'boot_timeout' in [daemon]; it belongs in [limits]");
+	parse_fails(*state, "[limits]\n# x\naccel = kvm\n", 3, "it belongs in [daemon]");
+}
+
+static void test_unknown_section(void **state)
+{
+	struct mf_config *cfg = *state;
+
+	parse_fails(cfg, "[daemon]\naccel = kvm\n[network]\nbridge = br0\n", 3,
+		    "unknown section [network]");
+	/* Keys of an unknown section are not reported once more. */
+	assert_null(strstr(mf_error_msg(), "bridge"));
+}
+
+static void test_key_outside_section(void **state)
+{
+	parse_fails(*state, "# top\naccel = kvm\n[daemon]\n", 2,
+		    "'accel' is outside any section");
+}
+
+static void test_malformed_lines(void **state)
+{
+	parse_fails(*state, "[daemon]\njust some words\n", 2, "expected 'key = value'");
+	parse_fails(*state, "[daemon\n", 1, "malformed section header");
+	parse_fails(*state, "[daemon] trailing\n", 1, "malformed section header");
+	parse_fails(*state, "[daemon]\nstate_dir=\"/unterminated\n", 2,
+		    "unterminated or malformed quoted value for 'state_dir'");
+	parse_fails(*state, "[daemon]\nstate_dir=\"/a\" junk\n", 2,
+		    "unterminated or malformed quoted value for 'state_dir'");
+}
+
+static void test_duplicate_key(void **state)
+{
+	struct mf_config *cfg = *state;
+
+	parse_fails(cfg, "[limits]\nboot_timeout = 10\n\nboot_timeout = 20\n", 4,
+		    "'boot_timeout' is set twice (first at line 2)");
+	/* The first value counts. */
+	assert_int_equal(cfg->boot_timeout, 10);
+}
+
+static void test_bad_integers(void **state)
+{
+	parse_fails(*state, "[limits]\nboot_timeout = soon\n", 2,
+		    "'boot_timeout' must be a whole number, not 'soon'");
+	parse_fails(*state, "[limits]\nboot_timeout = 12s\n", 2, "must be a whole number");
+	parse_fails(*state, "[limits]\nboot_timeout =\n", 2, "must be a whole number");
+	parse_fails(*state, "[limits]\nboot_timeout = 99999999999999999999999\n", 2,
+		    "must be a whole number");
+	parse_fails(*state, "[limits]\nboot_timeout = 0\n", 2,
+		    "'boot_timeout' must be between 1 and 86400, not 0");
+	parse_fails(*state, "[limits]\nboot_timeout = 86401\n", 2, "between 1 and 86400");
+	parse_fails(*state, "[limits]\nbuild_timeout = -5\n", 2,
+		    "'build_timeout' must be between 1 and 604800, not -5");
+}
+
+static void test_integer_limits_accepted(void **state)
+{
+	struct mf_config *cfg = *state;
+
+	assert_int_equal(config_parse(cfg, "test.conf",
+				      "[limits]\nboot_timeout = 86400\nbuild_timeout = 1\n"), 0);
+	assert_int_equal(cfg->boot_timeout, 86400);
+	assert_int_equal(cfg->build_timeout, 1);
+}
+
+static void test_bad_accel(void **state)
+{
+	parse_fails(*state, "[daemon]\naccel = hvf\n", 2,
+		    "'accel' must be auto, kvm or tcg, not 'hvf'");
+	parse_fails(*state, "[daemon]\naccel = KVM\n", 2, "must be auto, kvm or tcg");
+}
+
+static void test_accel_names(void **state)
+{
+	enum mf_accel a = MF_ACCEL_AUTO;
+
+	assert_int_equal(config_parse_accel("kvm", &a), 0);
+	assert_int_equal(a, MF_ACCEL_KVM);
+	assert_int_equal(config_parse_accel("tcg", &a), 0);
+	assert_int_equal(a, MF_ACCEL_TCG);
+	assert_int_equal(config_parse_accel("auto", &a), 0);
+	assert_int_equal(a, MF_ACCEL_AUTO);
+	assert_int_equal(config_parse_accel("", &a), -1);
+	assert_string_equal(config_accel_name(MF_ACCEL_KVM), "kvm");
+	assert_string_equal(config_accel_name(MF_ACCEL_TCG), "tcg");
+	assert_string_equal(config_accel_name(MF_ACCEL_AUTO), "auto");
+}
+
+static void test_relative_state_dir(void **state)
+{
+	struct mf_config *cfg = *state;
+
+	parse_fails(cfg, "[daemon]\nstate_dir = var/mayfly\n", 2,
+		    "'state_dir' must be an absolute path, not 'var/mayfly'");
+	assert_string_equal(cfg->state_dir, MF_DEFAULT_STATE_DIR);
+	parse_fails(cfg, "[daemon]\nlibvirt_uri =\n", 2, "'libvirt_uri' needs a value");
+}
+
+static void test_many_errors(void **state)
+{
+	struct mf_config *cfg = *state;
+	const char *text =
+		"[daemon]\n"			/* 1 */
+		"stat_dir = /x\n"		/* 2: unknown key */
+		"accel = fast\n"		/* 3: bad accel */
+		"\n"				/* 4 */
+		"[limits]\n"			/* 5 */
+		"boot_timeout = abc\n"		/* 6: not a number */
+		"build_timeout = 0\n"		/* 7: out of range */
+		"nonsense\n"			/* 8: malformed */
+		"[bogus]\n";			/* 9: unknown section */
+	static const char *const want[] = {
+		"test.conf:2: unknown key 'stat_dir'",
+		"test.conf:3: 'accel' must be",
+		"test.conf:6: 'boot_timeout' must be a whole number",
+		"test.conf:7: 'build_timeout' must be between",
+		"test.conf:8: expected 'key = value'",
+		"test.conf:9: unknown section [bogus]",
+	};
+	char *copy, *line, *save = NULL;
+	size_t i = 0;
+
+	assert_int_equal(config_parse(cfg, "test.conf", text), -1);
+	assert_int_equal(mf_error_class(), MF_E_USAGE);
+	assert_int_equal(msg_lines(), (int)(sizeof(want) / sizeof(want[0])));
+	copy = strdup(mf_error_msg());
+	assert_non_null(copy);
+	for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save), i++) {
+		assert_true(i < sizeof(want) / sizeof(want[0]));
+		if (strncmp(line, want[i], strlen(want[i])) != 0)
+			fail_msg("error line %zu is '%s', expected it to start with '%s'", i + 1,
+				 line, want[i]);
+	}
+	assert_int_equal(i, sizeof(want) / sizeof(want[0]));
+	free(copy);
+	/* No trailing newline after the last error. */
+	assert_int_not_equal(mf_error_msg()[strlen(mf_error_msg()) - 1], '\n');
+}
+
+static void test_crlf_lines(void **state)
+{
+	struct mf_config *cfg = *state;
+
+	assert_int_equal(config_parse(cfg, "test.conf",
+				      "[limits]\r\nboot_timeout = 33\r\n"), 0);
+	assert_int_equal(cfg->boot_timeout, 33);
+}
+
+static void test_env_state_dir(void **state)
+{
+	struct mf_config *cfg = *state;
+	char cwd[PATH_MAX], want[PATH_MAX + 32];
+
+	setenv("MAYFLY_STATE_DIR", "/srv/env-state", 1);
+	assert_int_equal(config_apply_env(cfg), 0);
+	assert_string_equal(cfg->state_dir, "/srv/env-state");
+
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	snprintf(want, sizeof(want), "%s/rel/state", cwd);
+	setenv("MAYFLY_STATE_DIR", "rel/state", 1);
+	assert_int_equal(config_apply_env(cfg), 0);
+	assert_string_equal(cfg->state_dir, want);
+
+	/* Empty means unset. */
+	setenv("MAYFLY_STATE_DIR", "", 1);
+	assert_int_equal(config_apply_env(cfg), 0);
+	assert_string_equal(cfg->state_dir, want);
+}
+
+static void test_env_accel(void **state)
+{
+	struct mf_config *cfg = *state;
+
+	setenv("MAYFLY_ACCEL", "kvm", 1);
+	assert_int_equal(config_apply_env(cfg), 0);
+	assert_int_equal(cfg->accel, MF_ACCEL_KVM);
+	setenv("MAYFLY_ACCEL", "tcg", 1);
+	assert_int_equal(config_apply_env(cfg), 0);
+	assert_int_equal(cfg->accel, MF_ACCEL_TCG);
+
+	mf_error_clear();
+	setenv("MAYFLY_ACCEL", "turbo", 1);
+	assert_int_equal(config_apply_env(cfg), -1);
+	assert_int_equal(mf_error_class(), MF_E_USAGE);
+	assert_msg_has("MAYFLY_ACCEL");
+	assert_msg_has("'turbo'");
+	assert_int_equal(cfg->accel, MF_ACCEL_TCG);
+}
+
+static void test_env_libvirt_uri(void **state)
+{
+	struct mf_config *cfg = *state;
+
+	setenv("MAYFLY_LIBVIRT_URI", "qemu:///session", 1);
+	assert_int_equal(config_apply_env(cfg), 0);
+	assert_string_equal(cfg->libvirt_uri, "qemu:///session");
+	/* Unrelated settings stay. */
+	assert_string_equal(cfg->state_dir, MF_DEFAULT_STATE_DIR);
+	assert_int_equal(cfg->accel, MF_ACCEL_AUTO);
+}
+
+static void test_env_overrides_file(void **state)
+{
+	struct mf_config *cfg = *state;
+
+	assert_int_equal(config_parse(cfg, "test.conf",
+				      "[daemon]\nstate_dir = /from/file\naccel = tcg\n"), 0);
+	setenv("MAYFLY_STATE_DIR", "/from/env", 1);
+	assert_int_equal(config_apply_env(cfg), 0);
+	assert_string_equal(cfg->state_dir, "/from/env");
+	assert_int_equal(cfg->accel, MF_ACCEL_TCG);
+}
+
+static void test_load_missing(void **state)
+{
+	struct mf_config *cfg = *state;
+	const char *path = "/nonexistent-mayfly-dir/mayfly.conf";
+
+	mf_error_clear();
+	assert_int_equal(config_load(cfg, path), -1);
+	assert_int_equal(mf_error_class(), MF_E_USAGE);
+	assert_msg_has(path);
+	assert_null(cfg->path);
+}
+
+/* test_load_file's directory, removed by its teardown whatever happens. */
+static char load_dir[64];
+
+static int setup_load(void **state)
+{
+	snprintf(load_dir, sizeof(load_dir), "/tmp/mayfly-test-config-XXXXXX");
+	if (!mkdtemp(load_dir))
+		return -1;
+	return setup_cfg(state);
+}
+
+static int teardown_load(void **state)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/mayfly.conf", load_dir);
+	unlink(path);
+	rmdir(load_dir);
+	return teardown_cfg(state);
+}
+
+static void write_conf(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_true(fputs(text, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void test_load_file(void **state)
+{
+	struct mf_config *cfg = *state;
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/mayfly.conf", load_dir);
+	write_conf(path, "[limits]\nbuild_timeout = 60\nboot_timeout = x\n");
+	mf_error_clear();
+	assert_int_equal(config_load(cfg, path), -1);
+	/* Errors name the file they come from. */
+	if (strncmp(mf_error_msg(), path, strlen(path)) != 0 ||
+	    strncmp(mf_error_msg() + strlen(path), ":3: ", 4) != 0)
+		fail_msg("error '%s' does not start with '%s:3: '", mf_error_msg(), path);
+	assert_null(cfg->path);
+
+	write_conf(path, "[limits]\nbuild_timeout = 60\n");
+	assert_int_equal(config_load(cfg, path), 0);
+	assert_int_equal(cfg->build_timeout, 60);
+	assert_non_null(cfg->path);
+	assert_string_equal(cfg->path, path);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup_cfg, teardown_cfg)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_defaults),
+		T(test_parse_valid),
+		T(test_parse_keeps_defaults),
+		T(test_parse_hash_in_value),
+		T(test_parse_quoted_no_space),
+		T(test_parse_quoted_value),
+		T(test_unknown_key_hint),
+		T(test_unknown_key_no_hint),
+		T(test_key_in_wrong_section),
+		T(test_unknown_section),
+		T(test_key_outside_section),
+		T(test_malformed_lines),
+		T(test_duplicate_key),
+		T(test_bad_integers),
+		T(test_integer_limits_accepted),
+		T(test_bad_accel),
+		T(test_accel_names),
+		T(test_relative_state_dir),
+		T(test_many_errors),
+		T(test_crlf_lines),
+		T(test_env_state_dir),
+		T(test_env_accel),
+		T(test_env_libvirt_uri),
+		T(test_env_overrides_file),
+		T(test_load_missing),
+		cmocka_unit_test_setup_teardown(test_load_file, setup_load, teardown_load),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

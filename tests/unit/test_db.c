@@ -1,0 +1,555 @@
+/*
+ * test_db.c - the state directory, the SQLite boundary, the resource
+ * ledger and build records, each test in a fresh mkdtemp directory.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "orchestrator/builds.h"
+#include "orchestrator/db.h"
+#include "orchestrator/error.h"
+#include "orchestrator/ledger.h"
+#include "orchestrator/state.h"
+#include "orchestrator/util.h"
+
+/* An owner that cannot be running: no process started at tick 1 as pid 999999. */
+#define DEAD_OWNER "999999:1"
+
+struct fixture {
+	char dir[64];
+	struct mf_state *st;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/mayfly-test-db-XXXXXX");
+	if (!mkdtemp(f->dir)) {
+		free(f);
+		return -1;
+	}
+	if (state_open(&f->st, f->dir) < 0) {
+		fprintf(stderr, "state_open: %s\n", mf_error_msg());
+		mf_rm_rf(f->dir);
+		free(f);
+		return -1;
+	}
+	mf_error_clear();
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	state_free(f->st);
+	if (mf_rm_rf(f->dir) < 0)
+		fprintf(stderr, "cannot clean up: %s\n", mf_error_msg());
+	free(f);
+	return 0;
+}
+
+static struct db *fdb(void **state)
+{
+	return ((struct fixture *)*state)->st->db;
+}
+
+/* Runs a query that yields one text (or NULL) value; caller frees. */
+static char *query_text(struct db *db, const char *sql, int64_t arg)
+{
+	struct db_stmt *st;
+	char *v = NULL;
+
+	assert_int_equal(db_prepare(db, &st, sql), 0);
+	db_bind_int(st, 1, arg);
+	assert_int_equal(db_step(st), 1);
+	if (!db_col_is_null(st, 0))
+		v = xstrdup(db_col_text(st, 0));
+	db_finalize(st);
+	return v;
+}
+
+static int64_t query_int(struct db *db, const char *sql, int64_t arg)
+{
+	struct db_stmt *st;
+	int64_t v;
+
+	assert_int_equal(db_prepare(db, &st, sql), 0);
+	db_bind_int(st, 1, arg);
+	assert_int_equal(db_step(st), 1);
+	v = db_col_int(st, 0);
+	db_finalize(st);
+	return v;
+}
+
+static void assert_query_text(struct db *db, const char *sql, int64_t arg, const char *want)
+{
+	char *got = query_text(db, sql, arg);
+
+	if (!want) {
+		if (got)
+			fail_msg("%s gave '%s', expected NULL", sql, got);
+		return;
+	}
+	if (!got)
+		fail_msg("%s gave NULL, expected '%s'", sql, want);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static void assert_mode(const char *dir, const char *sub, int dirp, mode_t mode)
+{
+	char path[256];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, sub);
+	if (stat(path, &sb) < 0)
+		fail_msg("'%s' does not exist", path);
+	if (dirp)
+		assert_true(S_ISDIR(sb.st_mode));
+	else
+		assert_true(S_ISREG(sb.st_mode));
+	if (mode)
+		assert_int_equal(sb.st_mode & 0777, mode);
+}
+
+static void insert_resource(struct db *db, const char *kind, const char *name,
+			    const char *owner, int64_t build_id)
+{
+	struct db_stmt *st;
+
+	assert_int_equal(db_prepare(db, &st, "INSERT INTO resources (kind, name, build_id, owner, "
+					     "created) VALUES (?, ?, ?, ?, 1)"), 0);
+	db_bind_text(st, 1, kind);
+	db_bind_text(st, 2, name);
+	if (build_id)
+		db_bind_int(st, 3, build_id);
+	db_bind_text(st, 4, owner);
+	assert_int_equal(db_step(st), 0);
+	db_finalize(st);
+}
+
+static int resource_count(struct db *db, const char *kind, const char *name)
+{
+	struct db_stmt *st;
+	int n;
+
+	assert_int_equal(db_prepare(db, &st, "SELECT count(*) FROM resources "
+					     "WHERE kind = ? AND name = ?"), 0);
+	db_bind_text(st, 1, kind);
+	db_bind_text(st, 2, name);
+	assert_int_equal(db_step(st), 1);
+	n = (int)db_col_int(st, 0);
+	db_finalize(st);
+	return n;
+}
+
+static void test_state_layout(void **state)
+{
+	struct fixture *f = *state;
+	char want[128];
+
+	assert_mode(f->dir, "state.db", 0, 0);
+	assert_mode(f->dir, "pool", 1, 0);
+	assert_mode(f->dir, "builds", 1, 0);
+	assert_mode(f->dir, "keys", 1, 0700);
+	assert_string_equal(f->st->dir, f->dir);
+	snprintf(want, sizeof(want), "%s/pool", f->dir);
+	assert_string_equal(f->st->pool_dir, want);
+	snprintf(want, sizeof(want), "%s/keys", f->dir);
+	assert_string_equal(f->st->keys_dir, want);
+	snprintf(want, sizeof(want), "%s/builds", f->dir);
+	assert_string_equal(f->st->builds_dir, want);
+	snprintf(want, sizeof(want), "%s/state.db", f->dir);
+	assert_string_equal(db_path(f->st->db), want);
+}
+
+static void test_state_nested_dir(void **state)
+{
+	struct fixture *f = *state;
+	struct mf_state *st = NULL;
+	char dir[128];
+
+	/* The state directory itself and its parents are created. */
+	snprintf(dir, sizeof(dir), "%s/a/b/state", f->dir);
+	assert_int_equal(state_open(&st, dir), 0);
+	assert_mode(dir, "state.db", 0, 0);
+	assert_mode(dir, "keys", 1, 0700);
+	/* A second state directory has its own instance. */
+	assert_string_not_equal(st->instance, f->st->instance);
+	state_free(st);
+}
+
+static void test_instance_id(void **state)
+{
+	struct fixture *f = *state;
+	struct mf_state *again = NULL;
+	char want[32];
+
+	assert_non_null(f->st->instance);
+	assert_int_equal(strlen(f->st->instance), 8);
+	for (const char *p = f->st->instance; *p; p++)
+		if (!strchr("0123456789abcdef", *p))
+			fail_msg("instance '%s' is not lowercase hex", f->st->instance);
+	snprintf(want, sizeof(want), "mayfly-%s", f->st->instance);
+	assert_string_equal(f->st->pool_name, want);
+
+	/* Reopening (even while open) finds the same instance. */
+	assert_int_equal(state_open(&again, f->dir), 0);
+	assert_string_equal(again->instance, f->st->instance);
+	assert_string_equal(again->pool_name, want);
+	state_free(again);
+	state_free(f->st);
+	f->st = NULL;
+	assert_int_equal(state_open(&f->st, f->dir), 0);
+	assert_string_equal(f->st->pool_name, want);
+}
+
+static void test_state_build_dir(void **state)
+{
+	struct fixture *f = *state;
+	char want[128], *got = state_build_dir(f->st, 42);
+
+	snprintf(want, sizeof(want), "%s/builds/42", f->dir);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static void test_state_open_fails(void **state)
+{
+	struct fixture *f = *state;
+	struct mf_state *st = (struct mf_state *)1;
+	char path[128];
+	FILE *file;
+
+	/* A regular file where the state directory should be. */
+	snprintf(path, sizeof(path), "%s/file", f->dir);
+	file = fopen(path, "w");
+	assert_non_null(file);
+	fclose(file);
+	assert_int_equal(state_open(&st, path), -1);
+	assert_null(st);
+	assert_non_null(strstr(mf_error_msg(), path));
+}
+
+static void test_db_conflict(void **state)
+{
+	struct db *db = fdb(state);
+	struct db_stmt *st;
+
+	assert_int_equal(db_prepare(db, &st, "INSERT INTO meta (key, value) VALUES (?, ?)"), 0);
+	db_bind_text(st, 1, "instance");
+	db_bind_text(st, 2, "00000000");
+	mf_error_clear();
+	assert_int_equal(db_step(st), -1);
+	assert_int_equal(mf_error_class(), MF_E_CONFLICT);
+	assert_non_null(strstr(mf_error_msg(), db_path(db)));
+
+	/* Other constraints are not conflicts. */
+	db_reset(st);
+	db_bind_text(st, 1, "fresh");
+	db_bind_text(st, 2, NULL);
+	mf_error_clear();
+	assert_int_equal(db_step(st), -1);
+	assert_int_equal(mf_error_class(), MF_E_INFRA);
+	db_finalize(st);
+}
+
+static void test_db_statements(void **state)
+{
+	struct db *db = fdb(state);
+	struct db_stmt *st;
+	int64_t rowid;
+
+	assert_int_equal(db_exec(db, "CREATE TABLE t (a INTEGER, b TEXT);"
+				     "INSERT INTO t VALUES (1, 'one');"), 0);
+	assert_int_equal(db_prepare(db, &st, "INSERT INTO t (a, b) VALUES (?, ?)"), 0);
+	db_bind_int(st, 1, 5000000000LL);
+	db_bind_text(st, 2, NULL);
+	assert_int_equal(db_step(st), 0);
+	rowid = db_last_insert_id(db);
+	assert_int_equal(rowid, 2);
+	assert_int_equal(db_changes(db), 1);
+	db_finalize(st);
+
+	assert_int_equal(db_prepare(db, &st, "SELECT a, b FROM t ORDER BY a"), 0);
+	assert_int_equal(db_step(st), 1);
+	assert_int_equal(db_col_int(st, 0), 1);
+	assert_string_equal(db_col_text(st, 1), "one");
+	assert_false(db_col_is_null(st, 1));
+	assert_int_equal(db_step(st), 1);
+	assert_int_equal(db_col_int(st, 0), 5000000000LL);
+	assert_true(db_col_is_null(st, 1));
+	assert_int_equal(db_step(st), 0);
+	db_finalize(st);
+
+	/* A rolled back transaction leaves nothing. */
+	assert_int_equal(db_begin(db), 0);
+	assert_int_equal(db_exec(db, "DELETE FROM t"), 0);
+	db_rollback(db);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM t WHERE ? = 0", 0), 2);
+
+	mf_error_clear();
+	assert_int_equal(db_prepare(db, &st, "SELEKT nonsense"), -1);
+	assert_null(st);
+	assert_int_equal(mf_error_class(), MF_E_INFRA);
+	assert_non_null(strstr(mf_error_msg(), db_path(db)));
+	db_finalize(NULL);
+}
+
+static void test_ledger_self(void **state)
+{
+	char *me = mf_process_identity(getpid());
+
+	assert_non_null(ledger_self());
+	assert_string_equal(ledger_self(), me);
+	assert_true(mf_process_alive(ledger_self()));
+	assert_false(mf_process_alive(DEAD_OWNER));
+	free(me);
+}
+
+static void test_ledger_claim_conflict(void **state)
+{
+	struct db *db = fdb(state);
+
+	assert_int_equal(ledger_claim(db, LEDGER_DOMAIN, "mayfly-x-b1", 1), 0);
+	mf_error_clear();
+	assert_int_equal(ledger_claim(db, LEDGER_DOMAIN, "mayfly-x-b1", 2), -1);
+	assert_int_equal(mf_error_class(), MF_E_CONFLICT);
+	assert_non_null(strstr(mf_error_msg(), "mayfly-x-b1"));
+	/* Same name, another kind: no conflict. */
+	assert_int_equal(ledger_claim(db, LEDGER_VOLUME, "mayfly-x-b1", 1), 0);
+
+	assert_int_equal(ledger_release(db, LEDGER_DOMAIN, "mayfly-x-b1"), 0);
+	assert_int_equal(resource_count(db, LEDGER_DOMAIN, "mayfly-x-b1"), 0);
+	assert_int_equal(resource_count(db, LEDGER_VOLUME, "mayfly-x-b1"), 1);
+	assert_int_equal(ledger_claim(db, LEDGER_DOMAIN, "mayfly-x-b1", 2), 0);
+	/* Releasing what is not claimed is fine. */
+	assert_int_equal(ledger_release(db, LEDGER_POOL, "never-claimed"), 0);
+}
+
+static void test_ledger_list(void **state)
+{
+	struct db *db = fdb(state);
+	struct ledger_entry *e;
+	size_t n;
+
+	assert_int_equal(ledger_claim(db, LEDGER_DOMAIN, "mine", 7), 0);
+	assert_int_equal(ledger_claim(db, LEDGER_VOLUME, "mine.qcow2", 0), 0);
+	insert_resource(db, LEDGER_DOMAIN, "dead-dom", DEAD_OWNER, 3);
+
+	assert_int_equal(ledger_list(db, 0, &e, &n), 0);
+	assert_int_equal(n, 3);
+	ledger_entries_free(e, n);
+
+	assert_int_equal(ledger_list(db, 1, &e, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(e[0].kind, LEDGER_DOMAIN);
+	assert_string_equal(e[0].name, "dead-dom");
+	assert_string_equal(e[0].owner, DEAD_OWNER);
+	assert_int_equal(e[0].build_id, 3);
+	ledger_entries_free(e, n);
+
+	/* Own entries carry this process's identity and the build id (0: none). */
+	assert_int_equal(ledger_release(db, LEDGER_DOMAIN, "dead-dom"), 0);
+	assert_int_equal(ledger_list(db, 0, &e, &n), 0);
+	assert_int_equal(n, 2);
+	for (size_t i = 0; i < n; i++) {
+		assert_string_equal(e[i].owner, ledger_self());
+		if (!strcmp(e[i].name, "mine"))
+			assert_int_equal(e[i].build_id, 7);
+		else
+			assert_int_equal(e[i].build_id, 0);
+	}
+	ledger_entries_free(e, n);
+
+	assert_int_equal(ledger_list(db, 1, &e, &n), 0);
+	assert_int_equal(n, 0);
+	ledger_entries_free(e, n);
+}
+
+static void test_ledger_adopt(void **state)
+{
+	struct db *db = fdb(state);
+	struct ledger_entry *e;
+	size_t n;
+
+	insert_resource(db, LEDGER_VOLUME, "orphan.qcow2", DEAD_OWNER, 0);
+	assert_int_equal(ledger_list(db, 1, &e, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(ledger_adopt(db, &e[0]), 1);
+	/* The entry (still naming the old owner) cannot be adopted twice. */
+	assert_int_equal(ledger_adopt(db, &e[0]), 0);
+	ledger_entries_free(e, n);
+
+	assert_int_equal(ledger_list(db, 1, &e, &n), 0);
+	assert_int_equal(n, 0);
+	ledger_entries_free(e, n);
+	assert_int_equal(ledger_list(db, 0, &e, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(e[0].owner, ledger_self());
+	ledger_entries_free(e, n);
+}
+
+static void test_ledger_claim_port(void **state)
+{
+	struct db *db = fdb(state);
+	int port = 0, port2 = 0;
+	char name[16];
+	struct ledger_entry *e;
+	size_t n;
+
+	assert_int_equal(ledger_claim_port(db, 9, &port), 0);
+	assert_true(port >= 1 && port <= 65535);
+	snprintf(name, sizeof(name), "%d", port);
+	assert_int_equal(resource_count(db, LEDGER_PORT, name), 1);
+	assert_int_equal(ledger_list(db, 0, &e, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(e[0].kind, LEDGER_PORT);
+	assert_string_equal(e[0].name, name);
+	assert_int_equal(e[0].build_id, 9);
+	ledger_entries_free(e, n);
+
+	/* A second claim never hands out the same port. */
+	assert_int_equal(ledger_claim_port(db, 10, &port2), 0);
+	assert_true(port2 >= 1 && port2 <= 65535);
+	assert_int_not_equal(port, port2);
+	assert_int_equal(ledger_claim(db, LEDGER_PORT, name, 11), -1);
+	assert_int_equal(mf_error_class(), MF_E_CONFLICT);
+}
+
+static void test_builds_roundtrip(void **state)
+{
+	struct db *db = fdb(state);
+	struct build_phase clone = { "clone", 120 }, boot = { "boot", 15300 };
+	struct build_package pkg = { "zlib-1.3-1-x86_64.hpkg", 4242, "", "/out/zlib.hpkg" };
+	int64_t id = 0, id2 = 0;
+
+	memset(pkg.sha256, 'a', SHA256_HEX_LEN - 1);
+	pkg.sha256[SHA256_HEX_LEN - 1] = '\0';
+	assert_int_equal(builds_create(db, "haiku", "zlib libsigc++", &id), 0);
+	assert_true(id > 0);
+	assert_query_text(db, "SELECT status FROM builds WHERE id = ?", id, "running");
+	assert_query_text(db, "SELECT image FROM builds WHERE id = ?", id, "haiku");
+	assert_query_text(db, "SELECT recipes FROM builds WHERE id = ?", id, "zlib libsigc++");
+	assert_query_text(db, "SELECT owner FROM builds WHERE id = ?", id, ledger_self());
+	assert_query_text(db, "SELECT finished FROM builds WHERE id = ?", id, NULL);
+	assert_query_text(db, "SELECT exit_code FROM builds WHERE id = ?", id, NULL);
+	assert_true(query_int(db, "SELECT created FROM builds WHERE id = ?", id) > 0);
+
+	assert_int_equal(builds_set_paths(db, id, "/s/builds/1/build.log", "/out"), 0);
+	assert_int_equal(builds_add_phase(db, id, 0, &clone), 0);
+	assert_int_equal(builds_add_phase(db, id, 1, &boot), 0);
+	assert_int_equal(builds_add_package(db, id, &pkg), 0);
+	assert_int_equal(builds_finish(db, id, BUILD_SUCCEEDED, 0, NULL), 0);
+
+	assert_query_text(db, "SELECT status FROM builds WHERE id = ?", id, "succeeded");
+	assert_query_text(db, "SELECT exit_code FROM builds WHERE id = ?", id, "0");
+	assert_query_text(db, "SELECT error FROM builds WHERE id = ?", id, NULL);
+	assert_query_text(db, "SELECT log_path FROM builds WHERE id = ?", id,
+			  "/s/builds/1/build.log");
+	assert_query_text(db, "SELECT out_dir FROM builds WHERE id = ?", id, "/out");
+	assert_true(query_int(db, "SELECT finished FROM builds WHERE id = ?", id) > 0);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM phases WHERE build_id = ?", id), 2);
+	assert_query_text(db, "SELECT group_concat(name || '=' || duration_ms, ',') FROM "
+			  "(SELECT * FROM phases WHERE build_id = ? ORDER BY seq)", id,
+			  "clone=120,boot=15300");
+	assert_query_text(db, "SELECT name || ' ' || size || ' ' || sha256 || ' ' || path "
+			  "FROM packages WHERE build_id = ?", id,
+			  "zlib-1.3-1-x86_64.hpkg 4242 "
+			  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa "
+			  "/out/zlib.hpkg");
+
+	/* Ids are not reused. */
+	assert_int_equal(builds_create(db, "haiku", "zlib", &id2), 0);
+	assert_true(id2 > id);
+}
+
+static void test_builds_finish_once(void **state)
+{
+	struct db *db = fdb(state);
+	int64_t id = 0;
+
+	assert_int_equal(builds_create(db, "haiku", "zlib", &id), 0);
+	assert_int_equal(builds_finish(db, id, BUILD_TIMED_OUT, -1, "too slow"), 0);
+	assert_query_text(db, "SELECT status FROM builds WHERE id = ?", id, "timed_out");
+	assert_query_text(db, "SELECT exit_code FROM builds WHERE id = ?", id, NULL);
+	assert_query_text(db, "SELECT error FROM builds WHERE id = ?", id, "too slow");
+
+	assert_int_equal(builds_finish(db, id, BUILD_SUCCEEDED, 0, NULL), 0);
+	assert_query_text(db, "SELECT status FROM builds WHERE id = ?", id, "timed_out");
+	assert_query_text(db, "SELECT exit_code FROM builds WHERE id = ?", id, NULL);
+	assert_query_text(db, "SELECT error FROM builds WHERE id = ?", id, "too slow");
+}
+
+static void test_builds_fail_orphans(void **state)
+{
+	struct db *db = fdb(state);
+	struct db_stmt *st;
+	int64_t dead = 0, mine = 0, done = 0;
+
+	assert_int_equal(builds_create(db, "haiku", "a", &dead), 0);
+	assert_int_equal(builds_create(db, "haiku", "b", &mine), 0);
+	assert_int_equal(builds_create(db, "haiku", "c", &done), 0);
+	assert_int_equal(builds_finish(db, done, BUILD_FAILED, 1, "recipe failed"), 0);
+	assert_int_equal(db_prepare(db, &st, "UPDATE builds SET owner = ? WHERE id IN (?, ?)"), 0);
+	db_bind_text(st, 1, DEAD_OWNER);
+	db_bind_int(st, 2, dead);
+	db_bind_int(st, 3, done);
+	assert_int_equal(db_step(st), 0);
+	db_finalize(st);
+
+	assert_int_equal(builds_fail_orphans(db), 0);
+	assert_query_text(db, "SELECT status FROM builds WHERE id = ?", dead, "infra_error");
+	assert_query_text(db, "SELECT exit_code FROM builds WHERE id = ?", dead, NULL);
+	{
+		char *err = query_text(db, "SELECT error FROM builds WHERE id = ?", dead);
+		assert_non_null(err);
+		assert_non_null(strstr(err, "died"));
+		free(err);
+	}
+	assert_true(query_int(db, "SELECT finished FROM builds WHERE id = ?", dead) > 0);
+	/* This process's build still runs; a finished build keeps its outcome. */
+	assert_query_text(db, "SELECT status FROM builds WHERE id = ?", mine, "running");
+	assert_query_text(db, "SELECT status FROM builds WHERE id = ?", done, "failed");
+	assert_query_text(db, "SELECT error FROM builds WHERE id = ?", done, "recipe failed");
+	assert_query_text(db, "SELECT exit_code FROM builds WHERE id = ?", done, "1");
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_state_layout),
+		T(test_state_nested_dir),
+		T(test_instance_id),
+		T(test_state_build_dir),
+		T(test_state_open_fails),
+		T(test_db_conflict),
+		T(test_db_statements),
+		T(test_ledger_self),
+		T(test_ledger_claim_conflict),
+		T(test_ledger_list),
+		T(test_ledger_adopt),
+		T(test_ledger_claim_port),
+		T(test_builds_roundtrip),
+		T(test_builds_finish_once),
+		T(test_builds_fail_orphans),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

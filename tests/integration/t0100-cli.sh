@@ -65,6 +65,11 @@ test_expect 'a config typo is reported with file, line and a hint' '
 	expect_stderr "bad.conf:5: .boot_timeout. must be a whole number"
 '
 
+test_expect 'the example config parses' '
+	run_vmctl -c "$(dirname "$0")/../../configs/mayfly.conf.example" image list
+	expect_rc 0
+'
+
 test_expect 'a missing config file is an error, not a silent default' '
 	run_vmctl -c "$TEST_TMP/none.conf" image list
 	expect_rc 2

@@ -79,12 +79,16 @@ void domxml_domain(struct strbuf *out, const struct domspec *s)
 	/*
 	 * libvirt 9.0 cannot forward a port on user networking, so the NIC is
 	 * passed to QEMU directly: an e1000 on a user network that reaches
-	 * nothing outside (restrict=on), with the guest's SSH port forwarded to
-	 * 127.0.0.1 only. The fixed PCI slot keeps it clear of the SATA
-	 * controller's; romfile= skips the PXE ROM.
+	 * nothing outside (restrict=on), with the guest's SSH port (and a closed
+	 * canary port, see ready.h) forwarded to 127.0.0.1 only. The fixed PCI
+	 * slot keeps it clear of the SATA controller's; romfile= skips the PXE
+	 * ROM.
 	 */
 	snprintf(netdev, sizeof(netdev),
 		 "user,id=mfnet0,restrict=on,hostfwd=tcp:127.0.0.1:%d-:22", s->ssh_port);
+	if (s->canary_port)
+		snprintf(netdev + strlen(netdev), sizeof(netdev) - strlen(netdev),
+			 ",hostfwd=tcp:127.0.0.1:%d-:9", s->canary_port);
 	strbuf_addstr(out, "  <qemu:commandline>\n"
 			   "    <qemu:arg value='-netdev'/>\n    <qemu:arg value='");
 	strbuf_add_xml(out, netdev);

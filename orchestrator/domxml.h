@@ -22,6 +22,7 @@ struct domspec {
 	const char *disk_path;	/* the build's qcow2 overlay */
 	enum disk_bus disk_bus;
 	int ssh_port;		/* host port on 127.0.0.1 forwarded to guest port 22 */
+	int canary_port;	/* forwarded to guest port 9 (see ready.h); 0 for none */
 	const char *console_path; /* serial console output file */
 };
 

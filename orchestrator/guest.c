@@ -15,7 +15,8 @@
 #include "orchestrator/strbuf.h"
 #include "orchestrator/util.h"
 
-#define CHUNK (32 * 1024)	/* SFTP request size */
+#define WRITE_CHUNK (128 * 1024) /* an SFTP write (OpenSSH takes up to 256 KiB) */
+#define READ_CHUNK (64 * 1024)	/* an SFTP read */
 #define READ_AHEAD 16		/* SFTP reads in flight */
 
 struct guest {
@@ -174,6 +175,13 @@ int guest_open(struct guest **out, int fd, const struct guest_login *login, char
 	ssh_options_set(g->ssh, SSH_OPTIONS_PROCESS_CONFIG, &no);
 	ssh_options_set(g->ssh, SSH_OPTIONS_KNOWNHOSTS, "/dev/null");
 	ssh_options_set(g->ssh, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null");
+	if (login->software_crypto) {
+		static const char ciphers[] = "chacha20-poly1305@openssh.com,"
+					      "aes128-gcm@openssh.com,aes256-gcm@openssh.com,"
+					      "aes128-ctr,aes256-ctr";
+		ssh_options_set(g->ssh, SSH_OPTIONS_CIPHERS_C_S, ciphers);
+		ssh_options_set(g->ssh, SSH_OPTIONS_CIPHERS_S_C, ciphers);
+	}
 	if (login->pinned_key) {
 		if (split_key(login->pinned_key, &pin_type, &pin_b64) < 0) {
 			mf_error(MF_E_USAGE, "the pinned host key is malformed");
@@ -383,7 +391,7 @@ int guest_check_dir(struct guest *g, const char *path)
 int guest_put(struct guest *g, const char *local, const char *remote,
 	      int (*tick)(void *), void *payload)
 {
-	static __thread char buf[CHUNK];
+	static __thread char buf[WRITE_CHUNK];
 	sftp_file f = NULL;
 	int fd, ret = -1;
 
@@ -446,7 +454,7 @@ static int write_all(int fd, const char *p, size_t len)
 int guest_get(struct guest *g, const char *remote, const char *local, uint64_t *size,
 	      char sha256[SHA256_HEX_LEN], int (*tick)(void *), void *payload)
 {
-	static __thread char buf[CHUNK];
+	static __thread char buf[READ_CHUNK];
 	uint32_t ids[READ_AHEAD];
 	sftp_file f = NULL;
 	sftp_attributes a = NULL;
@@ -477,18 +485,18 @@ int guest_get(struct guest *g, const char *remote, const char *local, uint64_t *
 	/* Keep READ_AHEAD requests in flight; read the answers in order. */
 	for (;;) {
 		while (inflight < READ_AHEAD && requested < expect) {
-			int id = sftp_async_read_begin(f, CHUNK);
+			int id = sftp_async_read_begin(f, READ_CHUNK);
 			if (id < 0) {
 				sftp_fail(g, "cannot read", remote);
 				goto out;
 			}
 			ids[(head + inflight) % READ_AHEAD] = (uint32_t)id;
 			inflight++;
-			requested += CHUNK;
+			requested += READ_CHUNK;
 		}
 		if (inflight == 0)
 			break;
-		int n = sftp_async_read(f, buf, CHUNK, ids[head]);
+		int n = sftp_async_read(f, buf, READ_CHUNK, ids[head]);
 		head = (head + 1) % READ_AHEAD;
 		inflight--;
 		if (n < 0) {
@@ -526,7 +534,7 @@ int guest_get(struct guest *g, const char *remote, const char *local, uint64_t *
 out:
 	/* Answers still in flight are read off so the session stays usable. */
 	while (inflight > 0 && f) {
-		sftp_async_read(f, buf, CHUNK, ids[head]);
+		sftp_async_read(f, buf, READ_CHUNK, ids[head]);
 		head = (head + 1) % READ_AHEAD;
 		inflight--;
 	}

@@ -103,6 +103,23 @@ static int clone_volume(struct machine *m, const struct machine_spec *spec)
 				 spec->capacity, &m->disk_path);
 }
 
+/* Forgets the claims on the forwarded ports (their QEMU is gone or never was). */
+static void release_ports(struct machine *m)
+{
+	char name[16];
+
+	if (m->port_claimed) {
+		snprintf(name, sizeof(name), "%d", m->port);
+		if (ledger_release(m->ctx->state->db, LEDGER_PORT, name) == 0)
+			m->port_claimed = 0;
+	}
+	if (m->canary_claimed) {
+		snprintf(name, sizeof(name), "%d", m->canary_port);
+		if (ledger_release(m->ctx->state->db, LEDGER_PORT, name) == 0)
+			m->canary_claimed = 0;
+	}
+}
+
 static int boot_domain(struct machine *m, const struct machine_spec *spec)
 {
 	struct mf_state *st = m->ctx->state;
@@ -118,12 +135,14 @@ static int boot_domain(struct machine *m, const struct machine_spec *spec)
 	m->domain_claimed = 1;
 	for (int attempt = 1;; attempt++) {
 		struct strbuf xml = STRBUF_INIT;
-		char name[16];
 		int rc;
 
 		if (ledger_claim_port(st->db, spec->build_id, &m->port) < 0)
 			return -1;
 		m->port_claimed = 1;
+		if (ledger_claim_port(st->db, spec->build_id, &m->canary_port) < 0)
+			return -1;
+		m->canary_claimed = 1;
 		struct domspec ds = {
 			.name = m->domain,
 			.kvm = m->ctx->kvm,
@@ -132,6 +151,7 @@ static int boot_domain(struct machine *m, const struct machine_spec *spec)
 			.disk_path = m->disk_path,
 			.disk_bus = spec->disk_bus,
 			.ssh_port = m->port,
+			.canary_port = m->canary_port,
 			.console_path = spec->console_path,
 		};
 		domxml_domain(&xml, &ds);
@@ -145,11 +165,10 @@ static int boot_domain(struct machine *m, const struct machine_spec *spec)
 		if (mf_error_class() != MF_E_CONFLICT || attempt == BOOT_ATTEMPTS)
 			return mf_error_class() == MF_E_CONFLICT ?
 				mf_error(MF_E_INFRA, "%s", mf_error_msg()) : -1;
-		/* Someone else bound the port first: try another. */
-		buildlog_event(spec->log, "port %d was taken, retrying", m->port);
-		snprintf(name, sizeof(name), "%d", m->port);
-		ledger_release(st->db, LEDGER_PORT, name);
-		m->port_claimed = 0;
+		/* Someone else bound a port first: try others. */
+		buildlog_event(spec->log, "port %d or %d was taken, retrying", m->port,
+			       m->canary_port);
+		release_ports(m);
 	}
 }
 
@@ -158,6 +177,7 @@ static int wait_ready(struct machine *m, const struct machine_spec *spec)
 	struct ready_check rc = { m, spec->cancel };
 	struct ready_opts ro = {
 		.port = m->port,
+		.canary_port = m->canary_port,
 		.deadline_ms = mf_now_ms() + (int64_t)spec->boot_timeout_s * 1000,
 		.check = ready_check,
 		.arg = &rc,
@@ -180,7 +200,12 @@ static int wait_ready(struct machine *m, const struct machine_spec *spec)
 		return -1;
 	}
 	buildlog_event(spec->log, "SSH banner received");
-	return guest_open(&m->guest, fd, &spec->login, &m->host_key);
+	struct guest_login login = spec->login;
+	login.software_crypto = !m->ctx->kvm;
+	if (guest_open(&m->guest, fd, &login, &m->host_key) < 0)
+		return -1;
+	buildlog_event(spec->log, "logged in as %s", login.user);
+	return 0;
 }
 
 int machine_up(struct mf_ctx *ctx, const struct machine_spec *spec, struct machine **out)
@@ -238,13 +263,9 @@ int machine_down(struct machine *m)
 			release(m, LEDGER_DOMAIN, m->domain);
 		}
 	}
-	if (m->port_claimed) {
-		char name[16];
-		snprintf(name, sizeof(name), "%d", m->port);
-		/* The domain is gone, and with its QEMU the port. */
-		if (ret == 0)
-			release(m, LEDGER_PORT, name);
-	}
+	/* The domain is gone, and with its QEMU the ports. */
+	if (ret == 0)
+		release_ports(m);
 	if (m->volume_claimed) {
 		if (ret < 0 || vm_volume_delete(m->ctx->vm, m->ctx->state->pool_name,
 						m->volume) < 0) {

@@ -3,7 +3,7 @@
  * volume, booted as a transient domain, reached over one SSH session.
  *
  *	machine_up()	clone -> boot -> ready (each phase reported as it ends)
- *	machine_down()	destroy the domain, delete the clone, free the port
+ *	machine_down()	destroy the domain, delete the clone, free the ports
  *
  * Every resource is claimed in the ledger before it is created, and
  * machine_down() must be called after machine_up() whether it succeeded or
@@ -45,8 +45,9 @@ struct machine {
 	char *volume;
 	char *disk_path;
 	char *console_path;
-	int port;
-	int port_claimed, volume_claimed, domain_claimed;
+	int port;		/* forwarded to the guest's sshd */
+	int canary_port;	/* forwarded to a closed guest port (ready.h) */
+	int port_claimed, canary_claimed, volume_claimed, domain_claimed;
 	struct guest *guest;	/* the build's SSH session, once ready */
 	char *host_key;		/* the key the guest presented */
 };

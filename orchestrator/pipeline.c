@@ -197,6 +197,7 @@ static int push(struct build *b)
 
 	if (guest_check_dir(g, b->img->settings.packages_dir) < 0)
 		return mf_error_wrap("the image's packages directory");
+	buildlog_event(b->log, "SFTP ready");
 	for (size_t i = 0; i < b->req->ninputs; i++) {
 		char *remote = remote_path(b, b->input_names[i]);
 		int rc = guest_put(g, b->req->inputs[i], remote, tick, b);

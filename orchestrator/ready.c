@@ -15,12 +15,14 @@
 #include "orchestrator/log.h"
 #include "orchestrator/util.h"
 
-#define MAX_PROBES 4
-#define SLOW_INTERVAL_MS 100	/* guest network not answering yet */
-#define FAST_INTERVAL_MS 20	/* guest answers with resets: sshd not up yet */
-#define PROBE_MAX_AGE_MS 1500	/* before any reset, a silent probe is recycled */
-#define PROBE_PATIENCE_MS 5000	/* after a reset, a silent probe gets company */
-#define CHECK_INTERVAL_MS 500
+#define MAX_SSH 4		/* SSH probes open at once */
+#define MAX_CANARY 16		/* canary probes open at once (oldest recycled) */
+#define CANARY_INTERVAL_MS 100	/* while the guest's network is down */
+#define SSH_INTERVAL_MS 20	/* once it is up: sshd answers resets until it listens */
+#define SSH_PATIENCE_MS 5000	/* a silent SSH probe gets company after this */
+#define FALLBACK_INTERVAL_MS 1000 /* no canary port: SSH probes this often */
+#define CANARY_FALLBACK_MS 15000 /* canaries unanswered: an SSH probe this often */
+#define CHECK_INTERVAL_MS 250
 
 struct probe {
 	int fd;
@@ -39,7 +41,7 @@ static int probe_start(int port, struct probe *p)
 	setsockopt(p->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	p->started = mf_now_ms();
 	if (connect(p->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS) {
-		/* QEMU is not listening (yet, or any more): treat like a reset. */
+		/* QEMU is not listening (yet, or any more): nothing to wait for. */
 		close(p->fd);
 		p->fd = -1;
 	}
@@ -53,15 +55,24 @@ static void probe_close(struct probe *p)
 	p->fd = -1;
 }
 
-enum probe_result { PROBE_WAIT, PROBE_CLOSED, PROBE_BANNER };
+enum probe_result {
+	PROBE_WAIT,	/* nothing yet */
+	PROBE_REFUSED,	/* QEMU itself did not take the connection */
+	PROBE_CLOSED,	/* the guest answered with a reset (QEMU closed it) */
+	PROBE_DATA,	/* the guest sent something that is not SSH */
+	PROBE_BANNER,	/* an SSH server */
+};
 
 static enum probe_result probe_read(struct probe *p)
 {
 	char buf[256];
 	ssize_t n = recv(p->fd, buf, sizeof(buf) - 1, MSG_PEEK);
 
-	if (n < 0)
-		return errno == EAGAIN || errno == EINTR ? PROBE_WAIT : PROBE_CLOSED;
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return PROBE_WAIT;
+		return errno == ECONNREFUSED ? PROBE_REFUSED : PROBE_CLOSED;
+	}
 	if (n == 0)
 		return PROBE_CLOSED;
 	buf[n] = '\0';
@@ -72,22 +83,100 @@ static enum probe_result probe_read(struct probe *p)
 		if (!strncmp(line, "SSH-", 4))
 			return PROBE_BANNER;
 	}
-	return memchr(buf, '\n', (size_t)n) || n >= (ssize_t)sizeof(buf) - 1 ? PROBE_CLOSED :
+	return memchr(buf, '\n', (size_t)n) || n >= (ssize_t)sizeof(buf) - 1 ? PROBE_DATA :
 									     PROBE_WAIT;
+}
+
+/* Index of a free slot, or of the oldest probe (closed first) when recycle. */
+static int slot(struct probe *v, int n, int recycle)
+{
+	int oldest = -1;
+
+	for (int i = 0; i < n; i++) {
+		if (v[i].fd < 0)
+			return i;
+		if (oldest < 0 || v[i].started < v[oldest].started)
+			oldest = i;
+	}
+	if (!recycle)
+		return -1;
+	probe_close(&v[oldest]);
+	return oldest;
+}
+
+/* Open probes started at or after since. */
+static int count(const struct probe *v, int n, int64_t since)
+{
+	int k = 0;
+
+	for (int i = 0; i < n; i++)
+		k += v[i].fd >= 0 && v[i].started >= since;
+	return k;
+}
+
+struct waiter {
+	const struct ready_opts *o;
+	int64_t t0;
+	int nssh, ncanary;	/* probes started */
+	struct probe ssh[MAX_SSH];
+	struct probe canary[MAX_CANARY];
+	int64_t last_ssh, last_canary;
+	int64_t net_up;		/* when the guest's network answered; 0 before */
+};
+
+static int start_probes(struct waiter *w, int64_t now)
+{
+	const struct ready_opts *o = w->o;
+	/* Probes from before the network answered are QEMU's to retry: ignore them. */
+	int i, inflight = w->net_up ? count(w->ssh, MAX_SSH, w->net_up) : 0, due;
+
+	if (!w->net_up && o->canary_port && now - w->last_canary >= CANARY_INTERVAL_MS) {
+		i = slot(w->canary, MAX_CANARY, 1);
+		if (probe_start(o->canary_port, &w->canary[i]) < 0)
+			return -1;
+		w->last_canary = now;
+		w->ncanary++;
+	}
+	if (w->last_ssh == 0)
+		due = 1; /* the first one, kept whatever the canaries say */
+	else if (w->net_up)
+		due = now - w->last_ssh >= SSH_INTERVAL_MS &&
+		      (inflight == 0 || now - w->last_ssh >= SSH_PATIENCE_MS);
+	else
+		due = now - w->last_ssh >= (o->canary_port ? CANARY_FALLBACK_MS : FALLBACK_INTERVAL_MS);
+	if (due && (i = slot(w->ssh, MAX_SSH, 0)) >= 0) {
+		if (probe_start(o->port, &w->ssh[i]) < 0)
+			return -1;
+		w->last_ssh = now;
+		w->nssh++;
+	}
+	return 0;
+}
+
+static void network_up(struct waiter *w, const char *how)
+{
+	if (w->net_up)
+		return;
+	w->net_up = mf_now_ms();
+	for (int i = 0; i < MAX_CANARY; i++)
+		probe_close(&w->canary[i]);
+	log_debug("the guest's network answers (%s) after %lld ms and %d canary probes; "
+		  "probing sshd", how, (long long)(mf_now_ms() - w->t0), w->ncanary);
 }
 
 int ready_wait(const struct ready_opts *o, int *fd)
 {
-	struct probe probes[MAX_PROBES];
-	int64_t last_start = 0, last_check = mf_now_ms();
-	int guest_answers = 0, ret = -1;
+	struct waiter w = { .o = o, .t0 = mf_now_ms() };
+	int64_t last_check = mf_now_ms();
+	int ret = -1;
 
 	*fd = -1;
-	for (int i = 0; i < MAX_PROBES; i++)
-		probes[i].fd = -1;
+	for (int i = 0; i < MAX_SSH; i++)
+		w.ssh[i].fd = -1;
+	for (int i = 0; i < MAX_CANARY; i++)
+		w.canary[i].fd = -1;
 	for (;;) {
 		int64_t now = mf_now_ms();
-		int inflight = 0, oldest = -1, free_slot = -1;
 
 		if (now >= o->deadline_ms) {
 			mf_error(MF_E_TIMEOUT, "the guest's SSH server did not answer in time");
@@ -98,52 +187,22 @@ int ready_wait(const struct ready_opts *o, int *fd)
 			if (o->check(o->arg) < 0)
 				goto out;
 		}
-		for (int i = 0; i < MAX_PROBES; i++) {
-			if (probes[i].fd < 0) {
-				free_slot = i;
-				continue;
-			}
-			inflight++;
-			if (oldest < 0 || probes[i].started < probes[oldest].started)
-				oldest = i;
-		}
-		/*
-		 * Start a probe when due. Before the guest has answered at all,
-		 * probes may hang on a SYN that QEMU retries slowly: start one
-		 * every 100 ms and recycle the old ones. Once the guest answers
-		 * with resets, a silent probe means sshd is working on it (slowly,
-		 * under TCG): never close it, and add another only after a long
-		 * silence, so that a slow guest is not buried in connections.
-		 */
-		int due;
-		if (!guest_answers) {
-			due = now - last_start >= SLOW_INTERVAL_MS;
-			if (due && free_slot < 0 &&
-			    now - probes[oldest].started >= PROBE_MAX_AGE_MS) {
-				probe_close(&probes[oldest]);
-				free_slot = oldest;
-			}
-		} else {
-			int newest_age = (int)(now - last_start);
-			due = newest_age >= FAST_INTERVAL_MS &&
-			      (inflight == 0 || newest_age >= PROBE_PATIENCE_MS);
-		}
-		if (due && free_slot >= 0) {
-			if (probe_start(o->port, &probes[free_slot]) < 0)
-				goto out;
-			last_start = now;
-		}
+		if (start_probes(&w, now) < 0)
+			goto out;
 
-		struct pollfd pfd[MAX_PROBES];
-		int map[MAX_PROBES], npfd = 0;
-		for (int i = 0; i < MAX_PROBES; i++) {
-			if (probes[i].fd < 0)
+		struct pollfd pfd[MAX_SSH + MAX_CANARY];
+		struct probe *map[MAX_SSH + MAX_CANARY];
+		int npfd = 0;
+		for (int i = 0; i < MAX_SSH + MAX_CANARY; i++) {
+			struct probe *p = i < MAX_SSH ? &w.ssh[i] : &w.canary[i - MAX_SSH];
+			if (p->fd < 0)
 				continue;
-			pfd[npfd].fd = probes[i].fd;
+			pfd[npfd].fd = p->fd;
 			pfd[npfd].events = POLLIN;
-			map[npfd++] = i;
+			map[npfd++] = p;
 		}
-		int timeout = guest_answers ? FAST_INTERVAL_MS : SLOW_INTERVAL_MS;
+		int timeout = w.net_up ? SSH_INTERVAL_MS :
+			      o->canary_port ? CANARY_INTERVAL_MS : CHECK_INTERVAL_MS;
 		if (o->deadline_ms - now < timeout)
 			timeout = (int)(o->deadline_ms - now);
 		if (poll(pfd, (nfds_t)npfd, timeout < 1 ? 1 : timeout) < 0 && errno != EINTR) {
@@ -151,31 +210,43 @@ int ready_wait(const struct ready_opts *o, int *fd)
 			goto out;
 		}
 		for (int k = 0; k < npfd; k++) {
-			if (!pfd[k].revents)
+			struct probe *p = map[k];
+			int is_canary = p >= w.canary && p < w.canary + MAX_CANARY;
+
+			if (!pfd[k].revents || p->fd < 0)
 				continue;
-			struct probe *p = &probes[map[k]];
-			switch (probe_read(p)) {
-			case PROBE_WAIT:
-				break;
-			case PROBE_CLOSED:
+			enum probe_result r = probe_read(p);
+			if (r == PROBE_WAIT)
+				continue;
+			if (r == PROBE_REFUSED) {
+				/* Says nothing about the guest; the next probe will do. */
 				probe_close(p);
-				if (!guest_answers)
-					log_debug("the guest's network answers; waiting for sshd");
-				guest_answers = 1;
-				break;
-			case PROBE_BANNER: {
+				continue;
+			}
+			if (is_canary) {
+				/* A reset, or anything at all: the guest's network is up. */
+				network_up(&w, "canary");
+				continue;
+			}
+			if (r == PROBE_BANNER) {
 				int flags = fcntl(p->fd, F_GETFL);
 				fcntl(p->fd, F_SETFL, flags & ~O_NONBLOCK);
 				*fd = p->fd;
 				p->fd = -1;
+				log_debug("SSH banner after %lld ms and %d SSH probes",
+					  (long long)(mf_now_ms() - w.t0), w.nssh);
 				ret = 0;
 				goto out;
 			}
-			}
+			/* Reset (sshd not listening yet) or not SSH: try again. */
+			probe_close(p);
+			network_up(&w, "reset on the SSH port");
 		}
 	}
 out:
-	for (int i = 0; i < MAX_PROBES; i++)
-		probe_close(&probes[i]);
+	for (int i = 0; i < MAX_SSH; i++)
+		probe_close(&w.ssh[i]);
+	for (int i = 0; i < MAX_CANARY; i++)
+		probe_close(&w.canary[i]);
 	return ret;
 }

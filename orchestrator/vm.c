@@ -342,8 +342,9 @@ int vm_domain_destroy(struct vm_conn *c, const char *name)
 	if (!d)
 		return virt_code() == VIR_ERR_NO_DOMAIN ? 0 :
 			virt_fail("cannot find domain '%s'", name);
-	if (virDomainDestroy(d) < 0 && virt_code() != VIR_ERR_NO_DOMAIN &&
-	    virt_code() != VIR_ERR_OPERATION_INVALID)
+	/* REMOVE_LOGS: libvirt's per-domain QEMU log goes with the machine. */
+	if (virDomainDestroyFlags(d, VIR_DOMAIN_DESTROY_REMOVE_LOGS) < 0 &&
+	    virt_code() != VIR_ERR_NO_DOMAIN && virt_code() != VIR_ERR_OPERATION_INVALID)
 		ret = virt_fail("cannot destroy domain '%s'", name);
 	/* A defined (persistent) domain of ours should not exist; remove it too. */
 	if (ret == 0 && virDomainIsPersistent(d) == 1)

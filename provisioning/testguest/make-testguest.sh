@@ -165,7 +165,9 @@ mcopy -i "$work/boot.img" "$work/initrd.img" ::initrd.img
 mcopy -i "$work/boot.img" "$work/syslinux.cfg" ::syslinux.cfg
 syslinux --install "$work/boot.img"
 
-mke2fs -q -t ext4 -L mayflyroot -d "$root" "$work/root.img" ${root_mib}M >/dev/null
+# Initialise everything now: lazy init would keep a booted guest busy writing.
+mke2fs -q -t ext4 -L mayflyroot -E lazy_itable_init=0,lazy_journal_init=0 -d "$root" \
+	"$work/root.img" ${root_mib}M >/dev/null
 
 disk=$work/disk.raw
 truncate -s $((1 + boot_mib + root_mib))M "$disk"

@@ -82,6 +82,9 @@ static int validate(struct add *a)
 
 	if (image_name_check(o->name) < 0)
 		return -1;
+	/* Before hashing a large disk: could QEMU reach the pool at all? */
+	if (mf_check_reachable(a->ctx->state->pool_dir) < 0)
+		return -1;
 	if (registry_get(a->ctx, o->name, &existing) == 0) {
 		image_free(existing);
 		return mf_error(MF_E_USAGE, "image '%s' already exists (remove it first with "

@@ -101,6 +101,27 @@ test_expect 'image add checks its inputs before booting anything' '
 	expect_stdout "no images"
 '
 
+test_expect 'no libvirtd at the given URI: exit 3 with a hint' '
+	rc=0
+	MAYFLY_LIBVIRT_URI="qemu:///system?socket=/nonexistent/sock" "$VMCTL" image add ok \
+		"$GUEST/testguest.qcow2" --ssh-key "$GUEST/id_ed25519" \
+		>/dev/null 2>"$TEST_TMP/stderr" || rc=$?
+	expect_rc 3
+	expect_stderr "cannot connect to libvirt"
+	expect_stderr "is libvirtd running"
+'
+
+test_expect 'a state directory QEMU cannot reach is refused with the reason' '
+	mkdir -m 700 "$TEST_TMP/private"
+	rc=0
+	MAYFLY_STATE_DIR="$TEST_TMP/private/state" "$VMCTL" image add ok \
+		"$GUEST/testguest.qcow2" --ssh-key "$GUEST/id_ed25519" \
+		>/dev/null 2>"$TEST_TMP/stderr" || rc=$?
+	expect_rc 2
+	expect_stderr "private. is not searchable by other users"
+	rm -rf "$TEST_TMP/private"
+'
+
 test_expect 'nothing was created in libvirt' '
 	assert_no_leaks
 '

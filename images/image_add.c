@@ -20,7 +20,7 @@
 #include "orchestrator/ledger.h"
 #include "orchestrator/log.h"
 #include "orchestrator/machine.h"
-#include "orchestrator/sha256.h"
+#include "orchestrator/crypto.h"
 #include "orchestrator/state.h"
 #include "orchestrator/template.h"
 #include "orchestrator/util.h"

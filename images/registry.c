@@ -15,10 +15,13 @@
 #include "orchestrator/util.h"
 #include "orchestrator/vm.h"
 
+/* The columns an image is made of (registry_insert writes these)... */
 #define IMAGE_COLUMNS \
 	"name, volume, path, source, sha256, format, virtual_size, host_key, created, " \
 	"ssh_user, ssh_key, build_command, packages_dir, memory_mib, vcpus, disk_bus, " \
 	"boot_timeout"
+/* ... and what builds have since said about it. */
+#define IMAGE_SELECT "SELECT " IMAGE_COLUMNS ", boot_failures, quarantined FROM images"
 
 void image_settings_release(struct image_settings *s)
 {
@@ -40,6 +43,7 @@ void image_free(struct image *img)
 	free(img->sha256);
 	free(img->format);
 	free(img->host_key);
+	free(img->quarantined);
 	image_settings_release(&img->settings);
 	free(img);
 }
@@ -67,6 +71,8 @@ static struct image *image_from_row(struct db_stmt *st)
 	if (disk_bus_parse(db_col_text(st, 15), &s->disk_bus) < 0)
 		s->disk_bus = DISK_BUS_SATA;
 	s->boot_timeout = (int)db_col_int(st, 16);
+	img->boot_failures = (int)db_col_int(st, 17);
+	img->quarantined = xstrdup_or_null(db_col_text(st, 18));
 	return img;
 }
 
@@ -79,7 +85,7 @@ int registry_list(struct mf_ctx *ctx, struct image ***out, size_t *n)
 
 	*out = NULL;
 	*n = 0;
-	if (db_prepare(ctx->state->db, &st, "SELECT " IMAGE_COLUMNS " FROM images ORDER BY name") < 0)
+	if (db_prepare(ctx->state->db, &st, IMAGE_SELECT " ORDER BY name") < 0)
 		return -1;
 	while ((rc = db_step(st)) == 1) {
 		v = xrealloc(v, (len + 1) * sizeof(*v));
@@ -110,8 +116,7 @@ int registry_get(struct mf_ctx *ctx, const char *name, struct image **out)
 	int rc;
 
 	*out = NULL;
-	if (db_prepare(ctx->state->db, &st,
-		       "SELECT " IMAGE_COLUMNS " FROM images WHERE name = ?") < 0)
+	if (db_prepare(ctx->state->db, &st, IMAGE_SELECT " WHERE name = ?") < 0)
 		return -1;
 	db_bind_text(st, 1, name);
 	rc = db_step(st);
@@ -170,6 +175,71 @@ int registry_insert(struct mf_ctx *ctx, const struct image *img)
 	if (rc < 0 && mf_error_class() == MF_E_CONFLICT)
 		return mf_error(MF_E_USAGE, "image '%s' already exists", img->name);
 	return rc < 0 ? -1 : 0;
+}
+
+int registry_check_usable(const struct image *img)
+{
+	if (img->quarantined)
+		return mf_error(MF_E_CONFLICT, "image '%s' is quarantined: %s; after fixing it, "
+				"run 'vmctl image clear %s'", img->name, img->quarantined,
+				img->name);
+	return 0;
+}
+
+static int exec_named(struct mf_ctx *ctx, const char *sql, const char *name, const char *text,
+		      int64_t n)
+{
+	struct db_stmt *st;
+	int rc;
+
+	if (db_prepare(ctx->state->db, &st, sql) < 0)
+		return -1;
+	db_bind_text(st, 1, name);
+	if (text)
+		db_bind_text(st, 2, text);
+	if (n)
+		db_bind_int(st, 3, n);
+	rc = db_step(st);
+	db_finalize(st);
+	return rc < 0 ? -1 : 0;
+}
+
+int registry_boot_result(struct mf_ctx *ctx, const char *name, int ok, int threshold,
+			 const char *why)
+{
+	char *reason;
+	int ret;
+
+	if (ok)
+		return exec_named(ctx, "UPDATE images SET boot_failures = 0 WHERE name = ?1",
+				  name, NULL, 0);
+	/* One statement: count the failure, quarantine at the threshold. */
+	reason = xasprintf("%d consecutive machines did not come up (last: %s)", threshold,
+			   why ? why : "unknown");
+	ret = exec_named(ctx, "UPDATE images SET boot_failures = boot_failures + 1, "
+			      "quarantined = CASE WHEN quarantined IS NULL AND "
+			      "boot_failures + 1 >= ?3 THEN ?2 ELSE quarantined END WHERE name = ?1",
+			 name, reason, threshold);
+	free(reason);
+	if (ret < 0)
+		return -1;
+	struct image *img = NULL;
+	if (registry_get(ctx, name, &img) < 0)
+		return -1;
+	ret = img->quarantined && img->boot_failures == threshold;
+	image_free(img);
+	return ret;
+}
+
+int registry_clear(struct mf_ctx *ctx, const char *name)
+{
+	struct image *img = NULL;
+
+	if (registry_get(ctx, name, &img) < 0)
+		return -1;
+	image_free(img);
+	return exec_named(ctx, "UPDATE images SET boot_failures = 0, quarantined = NULL "
+			       "WHERE name = ?1", name, NULL, 0);
 }
 
 /* The id of a running build of this image whose process is alive, or 0. */

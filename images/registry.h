@@ -53,6 +53,8 @@ struct image {
 	char *host_key;		/* pinned, "TYPE BASE64" */
 	int64_t created;	/* seconds since the epoch */
 	struct image_settings settings;
+	int boot_failures;	/* consecutive machines that did not come up */
+	char *quarantined;	/* why builds are refused, or NULL */
 };
 
 void image_free(struct image *img);
@@ -63,6 +65,19 @@ int registry_get(struct mf_ctx *ctx, const char *name, struct image **out);
 /* All images by name; free with registry_list_free(). */
 int registry_list(struct mf_ctx *ctx, struct image ***out, size_t *n);
 void registry_list_free(struct image **v, size_t n);
+/*
+ * Records whether a machine of the image came up (ok) or not. threshold
+ * consecutive failures quarantine the image: builds of it are refused
+ * (MF_E_CONFLICT) until registry_clear(). Returns 1 if this call
+ * quarantined it.
+ */
+int registry_boot_result(struct mf_ctx *ctx, const char *name, int ok, int threshold,
+			 const char *why);
+/* Lifts a quarantine and forgets the failures. */
+int registry_clear(struct mf_ctx *ctx, const char *name);
+/* MF_E_CONFLICT with the reason when the image is quarantined. */
+int registry_check_usable(const struct image *img);
+
 /* Inserts a record (MF_E_USAGE if the name is taken). */
 int registry_insert(struct mf_ctx *ctx, const struct image *img);
 /*

@@ -14,7 +14,7 @@
 #include "orchestrator/strbuf.h"
 #include "orchestrator/util.h"
 
-enum key_type { KEY_STRING, KEY_PATH, KEY_INT, KEY_ACCEL };
+enum key_type { KEY_STRING, KEY_PATH, KEY_INT, KEY_ACCEL, KEY_LISTEN };
 
 struct key {
 	const char *section;
@@ -28,10 +28,19 @@ struct key {
 
 static const struct key keys[] = {
 	{ "daemon", "state_dir", KEY_PATH, OFF(state_dir), 0, 0 },
+	{ "daemon", "listen", KEY_LISTEN, OFF(listen), 0, 0 },
+	{ "daemon", "token_file", KEY_PATH, OFF(token_file), 0, 0 },
 	{ "daemon", "libvirt_uri", KEY_STRING, OFF(libvirt_uri), 0, 0 },
 	{ "daemon", "accel", KEY_ACCEL, OFF(accel), 0, 0 },
+	{ "limits", "max_vms", KEY_INT, OFF(max_vms), 1, 256 },
+	{ "limits", "queue_max", KEY_INT, OFF(queue_max), 1, 1000000 },
 	{ "limits", "boot_timeout", KEY_INT, OFF(boot_timeout), 1, 86400 },
 	{ "limits", "build_timeout", KEY_INT, OFF(build_timeout), 1, 7 * 86400 },
+	{ "limits", "idle_timeout", KEY_INT, OFF(idle_timeout), 1, 7 * 86400 },
+	{ "limits", "infra_retries", KEY_INT, OFF(infra_retries), 0, 100 },
+	{ "limits", "disk_reserve_mb", KEY_INT, OFF(disk_reserve_mb), 0, 1 << 30 },
+	{ "limits", "quarantine_after", KEY_INT, OFF(quarantine_after), 1, 1000 },
+	{ "limits", "max_request_mb", KEY_INT, OFF(max_request_mb), 1, 4096 },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -42,8 +51,16 @@ void config_init(struct mf_config *cfg)
 	cfg->state_dir = xstrdup(MF_DEFAULT_STATE_DIR);
 	cfg->libvirt_uri = xstrdup(MF_DEFAULT_LIBVIRT_URI);
 	cfg->accel = MF_ACCEL_AUTO;
+	cfg->listen = xstrdup("127.0.0.1:8470");
 	cfg->boot_timeout = 180;
 	cfg->build_timeout = 3600;
+	cfg->idle_timeout = 600;
+	cfg->max_vms = 2;
+	cfg->queue_max = 100;
+	cfg->infra_retries = 2;
+	cfg->disk_reserve_mb = 2048;
+	cfg->quarantine_after = 3;
+	cfg->max_request_mb = 64;
 }
 
 void config_release(struct mf_config *cfg)
@@ -51,7 +68,19 @@ void config_release(struct mf_config *cfg)
 	free(cfg->path);
 	free(cfg->state_dir);
 	free(cfg->libvirt_uri);
+	free(cfg->listen);
+	free(cfg->token_file);
 	memset(cfg, 0, sizeof(*cfg));
+}
+
+void config_copy(struct mf_config *dst, const struct mf_config *src)
+{
+	*dst = *src;
+	dst->path = xstrdup_or_null(src->path);
+	dst->state_dir = xstrdup_or_null(src->state_dir);
+	dst->libvirt_uri = xstrdup_or_null(src->libvirt_uri);
+	dst->listen = xstrdup_or_null(src->listen);
+	dst->token_file = xstrdup_or_null(src->token_file);
 }
 
 const char *config_accel_name(enum mf_accel accel)
@@ -77,6 +106,37 @@ int config_parse_accel(const char *s, enum mf_accel *out)
 		*out = MF_ACCEL_TCG;
 	else
 		return -1;
+	return 0;
+}
+
+int config_parse_listen(const char *s, char *host, unsigned long hostlen, int *port)
+{
+	const char *colon, *h = s;
+	size_t hl;
+	char *end;
+	long p;
+
+	if (*s == '[') {
+		const char *close = strchr(s, ']');
+		if (!close || close[1] != ':')
+			return -1;
+		h = s + 1;
+		hl = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return -1;
+		hl = (size_t)(colon - s);
+	}
+	if (hl == 0 || hl >= hostlen)
+		return -1;
+	p = strtol(colon + 1, &end, 10);
+	if (!colon[1] || *end || p < 0 || p > 65535) /* 0: any free port */
+		return -1;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	*port = (int)p;
 	return 0;
 }
 
@@ -201,6 +261,18 @@ static int set_key(struct mf_config *cfg, const struct key *k, const char *value
 			return -1;
 		}
 		*(int *)field = (int)n;
+		return 0;
+	}
+	case KEY_LISTEN: {
+		char host[256];
+		int port;
+		if (config_parse_listen(value, host, sizeof(host), &port) < 0) {
+			strbuf_addf(why, "'%s' must be HOST:PORT (e.g. 127.0.0.1:8470), not '%s'",
+				    k->name, value);
+			return -1;
+		}
+		free(*(char **)field);
+		*(char **)field = xstrdup(value);
 		return 0;
 	}
 	case KEY_ACCEL:

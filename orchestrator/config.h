@@ -4,12 +4,17 @@
  *	# comments start with '#' (also after a value, following a space)
  *	[daemon]
  *	state_dir = /var/lib/mayfly
+ *	listen = 127.0.0.1:8470
+ *	token_file = /etc/mayfly/tokens
  *	libvirt_uri = qemu:///system
  *	accel = auto
  *	[limits]
+ *	max_vms = 2
  *	boot_timeout = 180
  *	build_timeout = 3600
+ *	...
  *
+ * See configs/mayfly.conf.example and mayfly.conf(5) for every key.
  * Errors name the file and line ("mayfly.conf:3: unknown key 'stat_dir' in
  * [daemon]; did you mean 'state_dir'?"); every error in a file is reported,
  * not just the first. MAYFLY_STATE_DIR, MAYFLY_LIBVIRT_URI and MAYFLY_ACCEL
@@ -26,15 +31,31 @@ enum mf_accel { MF_ACCEL_AUTO, MF_ACCEL_KVM, MF_ACCEL_TCG };
 
 struct mf_config {
 	char *path; /* the file that was read, or NULL */
+	/* [daemon] */
 	char *state_dir;
 	char *libvirt_uri;
 	enum mf_accel accel;
-	int boot_timeout;  /* seconds; default for images that set none */
-	int build_timeout; /* seconds; default for builds that set none */
+	char *listen;		/* mayflyd's HTTP address, "HOST:PORT" */
+	char *token_file;	/* API tokens, one per line; NULL: none (all refused) */
+	/* [limits] */
+	int boot_timeout;	/* seconds; default for images that set none */
+	int build_timeout;	/* seconds; default for builds that set none */
+	int idle_timeout;	/* seconds without build output that mean hung */
+	int max_vms;		/* machines running at once (mayflyd) */
+	int queue_max;		/* queued builds beyond this are refused */
+	int infra_retries;	/* retries after infrastructure failures */
+	int disk_reserve_mb;	/* no machine starts with less free in the pool */
+	int quarantine_after;	/* consecutive boot failures that quarantine an image */
+	int max_request_mb;	/* largest API request body */
 };
+
+/* Splits a "HOST:PORT" or "[V6]:PORT" listen address (host into a buffer). */
+int config_parse_listen(const char *s, char *host, unsigned long hostlen, int *port);
 
 void config_init(struct mf_config *cfg);
 void config_release(struct mf_config *cfg);
+/* A deep copy (dst is overwritten, not released). */
+void config_copy(struct mf_config *dst, const struct mf_config *src);
 
 /*
  * Reads path into cfg (over the defaults). With path == NULL reads

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "orchestrator/sha256.h"
+#include "orchestrator/crypto.h"
 
 struct guest;
 

@@ -80,13 +80,13 @@ struct buildlog {
 	int at_line_start;
 };
 
-int buildlog_open(struct buildlog **out, const char *path)
+int buildlog_open(struct buildlog **out, const char *path, int append)
 {
 	struct buildlog *bl;
 	FILE *fp;
 
 	*out = NULL;
-	fp = fopen(path, "we");
+	fp = fopen(path, append ? "ae" : "we");
 	if (!fp)
 		return mf_error_errno(MF_E_INFRA, "cannot create build log '%s'", path);
 	setvbuf(fp, NULL, _IOLBF, 0);

@@ -24,8 +24,8 @@ void log_debug(const char *fmt, ...) MF_PRINTF(1, 2);
 
 struct buildlog;
 
-/* Creates (truncates) the log file; the caller owns the result. */
-int buildlog_open(struct buildlog **out, const char *path);
+/* Creates (or, with append, appends to) the log file; the caller owns it. */
+int buildlog_open(struct buildlog **out, const char *path, int append);
 void buildlog_close(struct buildlog *bl);
 /* One event line, timestamped; also sent to log_debug. */
 void buildlog_event(struct buildlog *bl, const char *fmt, ...) MF_PRINTF(2, 3);

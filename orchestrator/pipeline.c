@@ -10,6 +10,7 @@
 
 #include "images/registry.h"
 #include "orchestrator/ctx.h"
+#include "orchestrator/db.h"
 #include "orchestrator/error.h"
 #include "orchestrator/guest.h"
 #include "orchestrator/log.h"
@@ -34,6 +35,7 @@ struct build {
 	struct guest_file *before; /* packages dir after the push */
 	size_t nbefore;
 	int64_t run_deadline;	/* 0 outside the run phase */
+	int64_t last_output;	/* during the run phase, for the idle limit */
 };
 
 void build_result_release(struct build_result *r)
@@ -105,8 +107,15 @@ static int tick(void *payload)
 
 	if (b->req->cancel && *b->req->cancel)
 		return mf_error(MF_E_INTERRUPTED, "interrupted");
-	if (b->run_deadline && mf_now_ms() >= b->run_deadline)
-		return mf_error(MF_E_TIMEOUT, "the build exceeded its time limit");
+	if (b->run_deadline) {
+		int64_t now = mf_now_ms();
+		if (now >= b->run_deadline)
+			return mf_error(MF_E_TIMEOUT, "the build exceeded its time limit");
+		if (b->req->idle_timeout_s &&
+		    now - b->last_output >= (int64_t)b->req->idle_timeout_s * 1000)
+			return mf_error(MF_E_TIMEOUT, "the build printed nothing for %d s (idle "
+					"timeout): hung?", b->req->idle_timeout_s);
+	}
 	return 0;
 }
 
@@ -114,20 +123,10 @@ static void output(void *payload, int stream, const char *data, size_t len)
 {
 	struct build *b = payload;
 
+	b->last_output = mf_now_ms();
 	buildlog_output(b->log, data, len);
 	if (b->ev && b->ev->output)
 		b->ev->output(b->ev->payload, stream, data, len);
-}
-
-/* Input file names as they will appear in the packages directory. */
-static int input_name_check(const char *name)
-{
-	if (!*name || name[0] == '.' || strlen(name) > 255)
-		return -1;
-	for (const char *p = name; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '/')
-			return -1;
-	return 0;
 }
 
 /* Everything that can be checked before a machine exists. */
@@ -145,7 +144,7 @@ static int validate(struct build *b)
 	for (size_t i = 0; i < req->nrecipes; i++)
 		if (recipe_name_check(req->recipes[i]) < 0)
 			return -1;
-	if (registry_get(b->ctx, req->image, &b->img) < 0)
+	if (registry_get(b->ctx, req->image, &b->img) < 0 || registry_check_usable(b->img) < 0)
 		return -1;
 	vars.packages_dir = b->img->settings.packages_dir;
 	if (template_expand(&cmd, b->img->settings.build_command, &vars) < 0) {
@@ -167,9 +166,7 @@ static int validate(struct build *b)
 		if (access(req->inputs[i], R_OK) < 0)
 			return mf_error_errno(MF_E_USAGE, "input '%s'", req->inputs[i]);
 		if (input_name_check(b->input_names[i]) < 0)
-			return mf_error(MF_E_USAGE, "input '%s': its name cannot be used on the "
-					"guest (no leading '.', no control characters)",
-					req->inputs[i]);
+			return mf_error_wrap("input '%s'", req->inputs[i]);
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(b->input_names[i], b->input_names[j]))
 				return mf_error(MF_E_USAGE, "inputs '%s' and '%s' have the same name",
@@ -218,10 +215,11 @@ static int run(struct build *b, int *exit_status)
 	int rc;
 
 	buildlog_event(b->log, "running: %s", b->command);
-	b->run_deadline = mf_now_ms() + (int64_t)timeout * 1000;
+	b->last_output = mf_now_ms();
+	b->run_deadline = b->last_output + (int64_t)timeout * 1000;
 	rc = guest_exec(b->machine->guest, b->command, &hooks, exit_status);
 	b->run_deadline = 0;
-	if (rc < 0 && mf_error_class() == MF_E_TIMEOUT)
+	if (rc < 0 && mf_error_class() == MF_E_TIMEOUT && !strstr(mf_error_msg(), "idle"))
 		return mf_error(MF_E_TIMEOUT, "the build exceeded its time limit of %d s", timeout);
 	return rc;
 }
@@ -254,7 +252,8 @@ static int harvest(struct build *b)
 		if (!after[i].regular || !is_new(b, &after[i]))
 			continue;
 		if (input_name_check(after[i].name) < 0) {
-			buildlog_event(b->log, "skipping a file with an unusable name");
+			buildlog_event(b->log, "skipping a file: %s", mf_error_msg());
+			mf_error_clear();
 			continue;
 		}
 		struct build_package p = { 0 };
@@ -343,6 +342,23 @@ static void build_in_machine(struct build *b)
 	r->status = BUILD_SUCCEEDED;
 }
 
+/* Forgets what an earlier attempt of the build recorded. */
+static int reset_attempt(struct mf_state *st, int64_t id)
+{
+	struct db_stmt *q;
+	int rc = 0;
+
+	for (int i = 0; i < 2 && rc >= 0; i++) {
+		if (db_prepare(st->db, &q, i ? "DELETE FROM packages WHERE build_id = ?" :
+					       "DELETE FROM phases WHERE build_id = ?") < 0)
+			return -1;
+		db_bind_int(q, 1, id);
+		rc = db_step(q);
+		db_finalize(q);
+	}
+	return rc < 0 ? -1 : 0;
+}
+
 static int open_build(struct build *b)
 {
 	struct mf_state *st = b->ctx->state;
@@ -353,21 +369,31 @@ static int open_build(struct build *b)
 
 	for (size_t i = 0; i < b->req->nrecipes; i++)
 		strbuf_addf(&recipes, "%s%s", i ? " " : "", b->req->recipes[i]);
-	if (builds_create(st->db, b->img->name, recipes.buf, &r->id) < 0)
+	if (b->req->build_id) {
+		r->id = b->req->build_id;
+		if (reset_attempt(st, r->id) < 0)
+			goto out;
+	} else if (builds_create(st->db, b->img->name, recipes.buf, &r->id) < 0) {
 		goto out;
+	}
 	dir = state_build_dir(st, r->id);
 	r->log_path = xasprintf("%s/build.log", dir);
 	r->console_path = xasprintf("%s/console.log", dir);
 	r->out_dir = b->req->out_dir ? mf_realpath(b->req->out_dir) :
 				       xasprintf("%s/packages", dir);
 	if (!r->out_dir || mf_mkdir_p(dir, 0755) < 0 || mf_mkdir_p(r->out_dir, 0755) < 0 ||
-	    buildlog_open(&b->log, r->log_path) < 0 ||
+	    buildlog_open(&b->log, r->log_path, b->req->attempt > 1) < 0 ||
 	    builds_set_paths(st->db, r->id, r->log_path, r->out_dir) < 0) {
-		builds_finish(st->db, r->id, BUILD_INFRA_ERROR, -1, mf_error_msg());
+		if (!b->req->defer_finish)
+			builds_finish(st->db, r->id, BUILD_INFRA_ERROR, -1, mf_error_msg());
 		goto out;
 	}
-	buildlog_event(b->log, "build %lld: image %s, recipes: %s", (long long)r->id,
-		       b->img->name, recipes.buf);
+	if (b->req->attempt > 1)
+		buildlog_event(b->log, "attempt %d of build %lld: image %s, recipes: %s",
+			       b->req->attempt, (long long)r->id, b->img->name, recipes.buf);
+	else
+		buildlog_event(b->log, "build %lld: image %s, recipes: %s", (long long)r->id,
+			       b->img->name, recipes.buf);
 	ret = 0;
 out:
 	free(dir);
@@ -375,16 +401,34 @@ out:
 	return ret;
 }
 
-static void write_record(struct build *b)
+void pipeline_finish(struct mf_ctx *ctx, const struct build_result *r)
 {
-	char *json = report_build_json(b->res);
-	char *path = xasprintf("%s/%lld/result.json", b->ctx->state->builds_dir,
-			       (long long)b->res->id);
+	char *json, *path;
 
+	if (builds_finish(ctx->state->db, r->id, r->status, r->exit_code, r->error) < 0)
+		log_warnx("%s", mf_error_msg());
+	json = report_build_json(r);
+	path = xasprintf("%s/%lld/result.json", ctx->state->builds_dir, (long long)r->id);
 	if (mf_write_file_atomic(path, json, strlen(json), 0644) < 0)
 		log_warnx("%s", mf_error_msg());
 	free(path);
 	free(json);
+}
+
+/* Counts machines that did not come up against the image (quarantine). */
+static void note_boot(struct build *b, int ok)
+{
+	int q;
+
+	if (!ok && mf_error_class() == MF_E_INTERRUPTED)
+		return; /* the user's doing, not the image's */
+	q = registry_boot_result(b->ctx, b->img->name, ok, b->ctx->cfg.quarantine_after,
+				 ok ? NULL : b->res->error);
+	if (q < 0)
+		log_warnx("%s", mf_error_msg());
+	else if (q > 0)
+		buildlog_event(b->log, "image %s quarantined after %d machines in a row did not "
+			       "come up", b->img->name, b->ctx->cfg.quarantine_after);
 }
 
 int pipeline_run(struct mf_ctx *ctx, const struct build_request *req,
@@ -405,8 +449,12 @@ int pipeline_run(struct mf_ctx *ctx, const struct build_request *req,
 	if (ev && ev->started)
 		ev->started(ev->payload, out->id, out->log_path);
 
-	char tag[32];
-	snprintf(tag, sizeof(tag), "b%lld", (long long)out->id);
+	/* Each attempt gets its own names: a failed cleanup never blocks a retry. */
+	char tag[48];
+	if (req->attempt > 1)
+		snprintf(tag, sizeof(tag), "b%lld-a%d", (long long)out->id, req->attempt);
+	else
+		snprintf(tag, sizeof(tag), "b%lld", (long long)out->id);
 	struct machine_spec spec = {
 		.tag = tag,
 		.build_id = out->id,
@@ -428,10 +476,13 @@ int pipeline_run(struct mf_ctx *ctx, const struct build_request *req,
 		.phase = machine_phase,
 		.payload = &b,
 	};
-	if (machine_up(ctx, &spec, &b.machine) < 0)
+	if (machine_up(ctx, &spec, &b.machine) < 0) {
 		fail(&b, NULL, 0);
-	else
+		note_boot(&b, 0);
+	} else {
+		note_boot(&b, 1);
 		build_in_machine(&b);
+	}
 
 	t = mf_now_ms();
 	if (machine_down(b.machine) < 0) {
@@ -446,9 +497,8 @@ int pipeline_run(struct mf_ctx *ctx, const struct build_request *req,
 	out->duration_ms = mf_now_ms() - start;
 	buildlog_event(b.log, "build %lld %s in %lld ms", (long long)out->id,
 		       build_status_name(out->status), (long long)out->duration_ms);
-	if (builds_finish(ctx->state->db, out->id, out->status, out->exit_code, out->error) < 0)
-		log_warnx("%s", mf_error_msg());
-	write_record(&b);
+	if (!req->defer_finish)
+		pipeline_finish(ctx, out);
 	ret = 0;
 out:
 	buildlog_close(b.log);

@@ -28,7 +28,12 @@ struct build_request {
 	size_t ninputs;
 	const char *out_dir;	/* NULL: STATE/builds/ID/packages */
 	int timeout_s;		/* limit on the run phase; 0: build_timeout setting */
+	int idle_timeout_s;	/* limit on silence during the run phase; 0: none */
 	volatile sig_atomic_t *cancel; /* non-zero asks the build to stop */
+	/* mayflyd: run an attempt of an existing (queued) build record */
+	int64_t build_id;	/* 0: create a record */
+	int attempt;		/* 1, 2, ... (the log is appended to after the first) */
+	int defer_finish;	/* leave the record running: the caller finishes it */
 };
 
 struct build_events {
@@ -65,6 +70,9 @@ void build_result_release(struct build_result *r);
  */
 int pipeline_run(struct mf_ctx *ctx, const struct build_request *req,
 		 const struct build_events *ev, struct build_result *out);
+
+/* Marks the record finished and writes STATE/builds/ID/result.json. */
+void pipeline_finish(struct mf_ctx *ctx, const struct build_result *r);
 
 /* The exit status vmctl uses for a build's outcome (0, 1, 3, 4, 130). */
 int pipeline_exit_code(const struct build_result *r);

@@ -9,9 +9,20 @@
 #include <stddef.h>
 
 struct build_result;
+struct build_record;
 struct image;
 
 char *report_build_json(const struct build_result *r);
+/* A stored build (with phases, packages, attempts and API links). */
+char *report_record_json(const struct build_record *r);
+/* {"builds": [...]}: summaries of stored builds. */
+char *report_records_json(struct build_record *const *v, size_t n);
+/* {"error": msg, "field": field}: what the API answers to a bad request. */
+char *report_error_json(const char *msg, const char *field);
+/* mayflyd's /healthz answer. */
+char *report_health_json(int accepting, int running, int queued, int max_vms, int disk_low);
+/* Percent-encodes a path segment (caller frees). */
+char *report_url_segment(const char *s);
 char *report_image_json(const struct image *img);
 char *report_images_json(struct image *const *v, size_t n);
 

@@ -69,6 +69,26 @@ static const char *const migrations[] = {
 	" owner TEXT NOT NULL,"
 	" created INTEGER NOT NULL,"
 	" PRIMARY KEY (kind, name));",
+	/* 2: mayflyd's queue, attempts and image quarantine */
+	"ALTER TABLE builds ADD COLUMN source TEXT NOT NULL DEFAULT 'vmctl';"
+	"ALTER TABLE builds ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE builds ADD COLUMN timeout INTEGER;"
+	"ALTER TABLE builds ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE builds ADD COLUMN started INTEGER;"
+	"ALTER TABLE builds ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE builds ADD COLUMN requested_by TEXT;"
+	"ALTER TABLE builds ADD COLUMN inputs TEXT;"
+	"CREATE INDEX builds_by_status ON builds (status, priority DESC, id);"
+	"CREATE TABLE attempts ("
+	" build_id INTEGER NOT NULL REFERENCES builds(id) ON DELETE CASCADE,"
+	" n INTEGER NOT NULL,"
+	" status TEXT NOT NULL,"
+	" error TEXT,"
+	" started INTEGER NOT NULL,"
+	" finished INTEGER,"
+	" PRIMARY KEY (build_id, n));"
+	"ALTER TABLE images ADD COLUMN boot_failures INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE images ADD COLUMN quarantined TEXT;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -47,6 +47,12 @@ int image_name_check(const char *name)
 	return name_check("image", name, IMAGE_NAME_MAX, "_.-");
 }
 
+int input_name_check(const char *name)
+{
+	/* Like a recipe name, so it is safe in paths, URLs and lists alike. */
+	return name_check("input", name, 255, "_.+-");
+}
+
 void shell_quote(struct strbuf *sb, const char *s)
 {
 	strbuf_addch(sb, '\'');

@@ -23,6 +23,12 @@ int recipe_name_check(const char *name);
 /* Image names: a letter or digit, then letters, digits, '_', '.', '-'. */
 int image_name_check(const char *name);
 
+/*
+ * Names of input files as they will appear in the guest's packages dir:
+ * a letter or digit, then letters, digits, '_', '.', '+', '-'.
+ */
+int input_name_check(const char *name);
+
 /* Appends s to sb as one single-quoted shell word. */
 void shell_quote(struct strbuf *sb, const char *s);
 

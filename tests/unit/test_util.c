@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "orchestrator/error.h"
-#include "orchestrator/sha256.h"
+#include "orchestrator/crypto.h"
 #include "orchestrator/strbuf.h"
 #include "orchestrator/util.h"
 

@@ -1,9 +1,9 @@
 /*
- * sha256.h - SHA-256 (OpenSSL's EVP interface is the boundary here).
+ * crypto.h - the OpenSSL boundary: SHA-256 and base64.
  * Digests are lowercase hex strings of 64 characters plus NUL.
  */
-#ifndef MAYFLY_SHA256_H
-#define MAYFLY_SHA256_H
+#ifndef MAYFLY_CRYPTO_H
+#define MAYFLY_CRYPTO_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -19,5 +19,13 @@ void sha256_update(struct sha256 *h, const void *data, size_t len);
 void sha256_finish(struct sha256 *h, char out[SHA256_HEX_LEN]);
 /* Digest of a file's content; also returns its size when size != NULL. */
 int sha256_file(const char *path, char out[SHA256_HEX_LEN], uint64_t *size);
+
+/*
+ * Decodes base64 (RFC 4648, padding required, no line breaks) into a new
+ * buffer the caller frees; -1 (MF_E_USAGE) when it is not base64.
+ */
+int base64_decode(const char *in, size_t inlen, unsigned char **out, size_t *outlen);
+/* Encodes into a NUL-terminated string the caller frees. */
+char *base64_encode(const unsigned char *in, size_t len);
 
 #endif

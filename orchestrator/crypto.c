@@ -1,5 +1,5 @@
-/* sha256.c - see sha256.h. */
-#include "orchestrator/sha256.h"
+/* crypto.c - see crypto.h. */
+#include "orchestrator/crypto.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -76,4 +76,50 @@ int sha256_file(const char *path, char out[SHA256_HEX_LEN], uint64_t *size)
 	if (size)
 		*size = total;
 	return 0;
+}
+
+int base64_decode(const char *in, size_t inlen, unsigned char **out, size_t *outlen)
+{
+	unsigned char *buf;
+	size_t pad = 0;
+	int n;
+
+	*out = NULL;
+	*outlen = 0;
+	if (inlen % 4 != 0 || inlen > (size_t)1 << 30)
+		return mf_error(MF_E_USAGE, "not base64 (length %zu is not a multiple of 4)", inlen);
+	for (size_t i = 0; i < inlen; i++) {
+		char c = in[i];
+		int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+			 c == '+' || c == '/' || (c == '=' && i >= inlen - 2);
+		if (!ok || (pad && c != '='))
+			return mf_error(MF_E_USAGE, "not base64 (character %zu)", i + 1);
+		if (c == '=')
+			pad++;
+	}
+	buf = malloc(inlen / 4 * 3 + 1);
+	if (!buf) {
+		fputs("mayfly: out of memory\n", stderr);
+		abort();
+	}
+	n = EVP_DecodeBlock(buf, (const unsigned char *)in, (int)inlen);
+	if (n < 0) {
+		free(buf);
+		return mf_error(MF_E_USAGE, "not base64");
+	}
+	*out = buf;
+	*outlen = (size_t)n - pad; /* EVP_DecodeBlock counts the padding as data */
+	return 0;
+}
+
+char *base64_encode(const unsigned char *in, size_t len)
+{
+	char *out = malloc(4 * ((len + 2) / 3) + 1);
+
+	if (!out) {
+		fputs("mayfly: out of memory\n", stderr);
+		abort();
+	}
+	EVP_EncodeBlock((unsigned char *)out, in, (int)len);
+	return out;
 }

@@ -1,0 +1,71 @@
+/*
+ * queue.h - mayflyd's persistent build queue, in the state database.
+ *
+ * A build submitted over the API goes through these states:
+ *
+ *	accepted  -> queued -> running -> succeeded | failed | timed_out |
+ *	   |           |         |          infra_error | cancelled
+ *	   |           |         +-> queued (infrastructure failure, retried)
+ *	   +-----------+-> cancelled
+ *
+ * "accepted" lasts while the API writes the inputs; a build is claimable
+ * only once "queued". Claims are atomic (one transaction), so no build
+ * ever runs twice at once, whatever number of workers or daemons share the
+ * database. Order: priority (higher first), then submission (FIFO).
+ */
+#ifndef MAYFLY_QUEUE_H
+#define MAYFLY_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct db;
+
+struct queue_request {
+	const char *image;
+	char *const *recipes;
+	size_t nrecipes;
+	int priority;		/* higher runs first */
+	int timeout;		/* seconds for the build command; 0: the default */
+	const char *requested_by;
+};
+
+/*
+ * Records an accepted build (not yet claimable). Returns 0 and *id, 1 when
+ * queue_max builds are already waiting, -1 on error.
+ */
+int queue_submit(struct db *db, const struct queue_request *r, int queue_max, int64_t *id);
+/* Makes an accepted build claimable; inputs is its input names (or NULL). */
+int queue_commit(struct db *db, int64_t id, const char *inputs);
+
+/*
+ * Claims the next queued build whose image is not quarantined, for this
+ * process: 1 with *id and *attempt (1 on the first try), 0 when there is
+ * none, -1 on error.
+ */
+int queue_claim(struct db *db, int64_t *id, int *attempt);
+/* Ends an attempt with its outcome (status name and error). */
+int queue_attempt_end(struct db *db, int64_t id, int attempt, const char *status,
+		      const char *error);
+/* Puts a running build back into the queue (to be tried again). */
+int queue_requeue(struct db *db, int64_t id, int forget_attempt);
+
+/*
+ * Cancels a build: a queued one at once, a running one by request (the
+ * worker sees it). *state gets "cancelled", "cancelling", or the final
+ * status it already had (static strings are copied; caller frees).
+ */
+int queue_cancel(struct db *db, int64_t id, char **state);
+/* 1 if a cancel was requested for a running build. */
+int queue_cancel_requested(struct db *db, int64_t id);
+
+/*
+ * After a crash: builds left running by dead processes are retried as an
+ * infrastructure failure (or fail when out of attempts); submissions that
+ * never completed are dropped as failed. Returns the number recovered.
+ */
+int queue_recover(struct db *db, int max_attempts);
+
+int queue_counts(struct db *db, int *queued, int *running);
+
+#endif

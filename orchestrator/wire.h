@@ -1,0 +1,56 @@
+/*
+ * wire.h - the JSON documents that travel between vmctl and mayflyd, read
+ * and written (with report.h, the jansson boundary).
+ *
+ * A build submission (POST /api/v1/builds):
+ *	{"image": "haiku", "recipes": ["zlib"], "timeout": 600, "priority": 5,
+ *	 "inputs": [{"name": "dep.hpkg", "content_base64": "..."}]}
+ * timeout, priority and inputs are optional; any other field is refused, so
+ * a misspelt one never goes unnoticed.
+ */
+#ifndef MAYFLY_WIRE_H
+#define MAYFLY_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct build_record;
+
+#define WIRE_MAX_RECIPES 64
+#define WIRE_MAX_INPUTS 64
+#define WIRE_PRIORITY_MAX 1000
+
+struct wire_input {
+	char *name;
+	unsigned char *data;
+	size_t len;
+};
+
+struct wire_submission {
+	char *image;
+	char **recipes;		/* NULL-terminated */
+	size_t nrecipes;
+	int timeout;		/* 0: the default */
+	int priority;
+	struct wire_input *inputs;
+	size_t ninputs;
+};
+
+/*
+ * Parses and checks a submission. On error (MF_E_USAGE), *field names the
+ * offending field ("recipes[1]", "inputs[0].name"; caller frees).
+ */
+int wire_parse_submission(const char *body, size_t len, struct wire_submission *out,
+			  char **field);
+void wire_submission_release(struct wire_submission *s);
+/* The JSON of a submission (inputs base64-encoded); caller frees. */
+char *wire_submission_json(const struct wire_submission *s);
+
+/* Reads a build document of the API (report_record_json) back. */
+int wire_parse_record(const char *json, struct build_record **out);
+/* The "id" of a 202 answer. */
+int wire_parse_id(const char *json, int64_t *id);
+/* The "error" (and "field") of an error answer, or NULL; caller frees. */
+char *wire_error_text(const char *json);
+
+#endif

@@ -11,6 +11,7 @@
 #include "orchestrator/builds.h"
 #include "orchestrator/crypto.h"
 #include "orchestrator/error.h"
+#include "orchestrator/strbuf.h"
 #include "orchestrator/template.h"
 #include "orchestrator/util.h"
 
@@ -246,19 +247,20 @@ static int64_t time_of(json_t *o, const char *key)
 	return (int64_t)timegm(&tm);
 }
 
-int wire_parse_record(const char *json, struct build_record **out)
+/* A build document (with or without details) as a record; NULL if not one. */
+static struct build_record *record_of(json_t *doc)
 {
-	json_error_t jerr;
-	json_t *doc = json_loads(json, 0, &jerr), *v, *e;
 	struct build_record *r;
+	struct strbuf recipes = STRBUF_INIT;
+	json_t *v, *e;
 	size_t i;
 
-	*out = NULL;
-	if (!json_is_object(doc)) {
-		json_decref(doc);
-		return mf_error(MF_E_INFRA, "mayflyd sent a malformed build document");
-	}
+	if (!json_is_object(doc))
+		return NULL;
 	r = xcalloc(1, sizeof(*r));
+	json_array_foreach(json_object_get(doc, "recipes"), i, e)
+		strbuf_addf(&recipes, "%s%s", i ? " " : "", json_string_value(e) ?: "?");
+	r->recipes = strbuf_detach(&recipes);
 	r->id = json_integer_value(json_object_get(doc, "id"));
 	r->image = str_dup(doc, "image");
 	r->status = str_dup(doc, "status");
@@ -289,12 +291,42 @@ int wire_parse_record(const char *json, struct build_record **out)
 		snprintf(p->sha256, sizeof(p->sha256), "%s",
 			 json_string_value(json_object_get(e, "sha256")) ?: "");
 	}
-	json_decref(doc);
 	if (!r->status || !r->image || !r->source) {
 		build_record_free(r);
-		return mf_error(MF_E_INFRA, "mayflyd sent a build document without a status");
+		return NULL;
 	}
-	*out = r;
+	return r;
+}
+
+int wire_parse_record(const char *json, struct build_record **out)
+{
+	json_t *doc = json_loads(json, 0, NULL);
+
+	*out = record_of(doc);
+	json_decref(doc);
+	return *out ? 0 : mf_error(MF_E_INFRA, "mayflyd sent a malformed build document");
+}
+
+int wire_parse_records(const char *json, struct build_record ***out, size_t *n)
+{
+	json_t *doc = json_loads(json, 0, NULL), *arr = json_object_get(doc, "builds"), *e;
+	struct build_record **v = NULL;
+	size_t i;
+
+	*out = NULL;
+	*n = 0;
+	if (!json_is_array(arr)) {
+		json_decref(doc);
+		return mf_error(MF_E_INFRA, "mayflyd sent a malformed build list");
+	}
+	v = xcalloc(json_array_size(arr) + 1, sizeof(*v));
+	json_array_foreach(arr, i, e) {
+		struct build_record *r = record_of(e);
+		if (r)
+			v[(*n)++] = r;
+	}
+	json_decref(doc);
+	*out = v;
 	return 0;
 }
 

@@ -48,6 +48,8 @@ char *wire_submission_json(const struct wire_submission *s);
 
 /* Reads a build document of the API (report_record_json) back. */
 int wire_parse_record(const char *json, struct build_record **out);
+/* Reads {"builds": [...]} (report_records_json) back; free with build_records_free(). */
+int wire_parse_records(const char *json, struct build_record ***out, size_t *n);
 /* The "id" of a 202 answer. */
 int wire_parse_id(const char *json, int64_t *id);
 /* The "error" (and "field") of an error answer, or NULL; caller frees. */

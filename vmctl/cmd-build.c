@@ -15,6 +15,10 @@ static const char help[] =
 	"  --out DIR          where harvested packages go (default: STATE/builds/ID/packages)\n"
 	"  --timeout SECONDS  limit on the build command (default: build_timeout setting)\n"
 	"  --json             print one JSON result at the end; build output goes to stderr\n"
+	"With --url (mayflyd):\n"
+	"  --priority N       higher runs first (-1000 to 1000, default 0)\n"
+	"  --no-wait          print the build's id and return; follow with 'vmctl logs -f'\n"
+	"  --out DIR          fetch the packages into DIR (checked against their sha256)\n"
 	"\n"
 	"Exit status: 0 success, 1 the build command failed, 2 bad usage or input,\n"
 	"3 infrastructure failure, 4 the build exceeded --timeout, 130 interrupted.\n";
@@ -67,12 +71,14 @@ static void summary(const struct build_result *r)
 
 int cmd_build(const struct vmctl_cmd *cmd, int argc, char **argv)
 {
-	enum { O_INPUT = 256, O_OUT, O_TIMEOUT, O_JSON };
+	enum { O_INPUT = 256, O_OUT, O_TIMEOUT, O_JSON, O_PRIORITY, O_NOWAIT };
 	static const struct option opts[] = {
 		{ "input", required_argument, NULL, O_INPUT },
 		{ "out", required_argument, NULL, O_OUT },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "json", no_argument, NULL, O_JSON },
+		{ "priority", required_argument, NULL, O_PRIORITY },
+		{ "no-wait", no_argument, NULL, O_NOWAIT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -86,6 +92,12 @@ int cmd_build(const struct vmctl_cmd *cmd, int argc, char **argv)
 	int c, status;
 
 	memset(&res, 0, sizeof(res));
+	if (vmctl_url()) {
+		for (int i = 1; i < argc; i++)
+			if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+				return vmctl_help(cmd, help);
+		return cmd_build_remote(cmd, argc, argv);
+	}
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case O_INPUT:
@@ -107,6 +119,11 @@ int cmd_build(const struct vmctl_cmd *cmd, int argc, char **argv)
 			ui.json = 1;
 			ui.out = stderr;
 			break;
+		case O_PRIORITY:
+		case O_NOWAIT:
+			free(inputs);
+			return vmctl_usage(cmd, "--priority and --no-wait are for mayflyd's queue: "
+					   "give --url (or MAYFLY_URL)");
 		case 'h':
 			free(inputs);
 			return vmctl_help(cmd, help);

@@ -154,3 +154,27 @@ int cmd_image_rm(const struct vmctl_cmd *cmd, int argc, char **argv)
 	ctx_free(ctx);
 	return status;
 }
+
+int cmd_image_clear(const struct vmctl_cmd *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct mf_ctx *ctx = NULL;
+	int c, status = 0;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'h')
+			return vmctl_help(cmd, NULL);
+		return vmctl_usage(cmd, "unknown option");
+	}
+	if (argc - optind != 1)
+		return vmctl_usage(cmd, "expected one image name");
+	if (vmctl_open(&ctx) < 0 || registry_clear(ctx, argv[optind]) < 0)
+		status = vmctl_fail();
+	else
+		printf("image '%s' cleared: builds of it are accepted again\n", argv[optind]);
+	ctx_free(ctx);
+	return status;
+}

@@ -15,14 +15,21 @@
 #include "orchestrator/ctx.h"
 #include "orchestrator/log.h"
 #include "orchestrator/util.h"
+#include "vmctl/client.h"
 
 volatile sig_atomic_t vmctl_cancel;
 
 static const char *config_path;
+static const char *url;
 
 static const struct vmctl_cmd commands[] = {
-	{ "build", "IMAGE RECIPE... [--input FILE]... [--out DIR] [--timeout SECONDS] [--json]",
+	{ "build", "IMAGE RECIPE... [--input FILE]... [--out DIR] [--timeout SECONDS] [--json]\n"
+		   "                 [--priority N] [--no-wait]   (the last two with --url)",
 	  "build recipes in a fresh machine cloned from IMAGE", cmd_build },
+	{ "status", "[ID] [--status S,S...] [--limit N] [--json]",
+	  "show one build, or the latest builds", cmd_status },
+	{ "cancel", "ID", "cancel a queued or running build of mayflyd", cmd_cancel },
+	{ "logs", "[-f] ID", "print a build's log (-f: follow it until the build ends)", cmd_logs },
 	{ "image add", "NAME DISK [--ssh-user USER] [--ssh-key FILE] [--host-key FILE.pub]\n"
 		       "                 [--build-command TEMPLATE] [--packages-dir DIR]\n"
 		       "                 [--memory MIB] [--vcpus N] [--disk-bus sata|ide|virtio]\n"
@@ -31,16 +38,20 @@ static const struct vmctl_cmd commands[] = {
 	{ "image list", "[--json]", "list the registered images", cmd_image_list },
 	{ "image show", "NAME [--json]", "show one image", cmd_image_show },
 	{ "image rm", "NAME", "remove an image and its golden volume", cmd_image_rm },
+	{ "image clear", "NAME", "lift an image's quarantine after boot failures",
+	  cmd_image_clear },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 static void usage(FILE *fp)
 {
-	fprintf(fp, "usage: vmctl [-v] [-c FILE] COMMAND [ARGS]\n\ncommands:\n");
+	fprintf(fp, "usage: vmctl [-v] [-c FILE] [--url URL] COMMAND [ARGS]\n\ncommands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		fprintf(fp, "  %-11s %s\n", commands[i].name, commands[i].summary);
-	fprintf(fp, "\n'vmctl COMMAND --help' shows a command's options; see vmctl(8).\n");
+	fprintf(fp, "\nWith --url (or MAYFLY_URL, and MAYFLY_TOKEN), build, status, cancel and "
+		    "logs\ntalk to mayflyd; without, vmctl works in-process on the state directory.\n"
+		    "'vmctl COMMAND --help' shows a command's options; see vmctl(8).\n");
 }
 
 static void on_signal(int sig)
@@ -81,6 +92,21 @@ int vmctl_open(struct mf_ctx **ctx)
 		config_release(&cfg);
 		return -1;
 	}
+	return 0;
+}
+
+const char *vmctl_url(void)
+{
+	return url && *url ? url : NULL;
+}
+
+int vmctl_client(struct client **out)
+{
+	const char *token = getenv("MAYFLY_TOKEN");
+
+	if (client_open(out, vmctl_url(), token && *token ? token : NULL) < 0)
+		return -1;
+	client_set_cancel(*out, &vmctl_cancel);
 	return 0;
 }
 
@@ -125,6 +151,18 @@ int vmctl_parse_int(const struct vmctl_cmd *cmd, const char *opt, const char *ar
 	return 0;
 }
 
+int vmctl_parse_id(const struct vmctl_cmd *cmd, const char *s, long long *id)
+{
+	char *end;
+
+	*id = strtoll(s, &end, 10);
+	if (!*s || *end || *id < 1) {
+		vmctl_usage(cmd, "'%s' is not a build id", s);
+		return -1;
+	}
+	return 0;
+}
+
 void vmctl_progress(const char *step, int64_t ms)
 {
 	char d[32];
@@ -154,6 +192,7 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
+		{ "url", required_argument, NULL, 'u' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -167,6 +206,9 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'c':
 			config_path = optarg;
+			break;
+		case 'u':
+			url = optarg;
 			break;
 		case 'v':
 			verbose++;
@@ -184,6 +226,8 @@ int main(int argc, char **argv)
 	}
 	if (!config_path)
 		config_path = getenv("MAYFLY_CONFIG");
+	if (!url)
+		url = getenv("MAYFLY_URL");
 	log_init("vmctl", verbose);
 	argc -= optind;
 	argv += optind;

@@ -11,6 +11,7 @@
 #define MAYFLY_VMCTL_H
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "orchestrator/error.h"
@@ -27,8 +28,19 @@ struct vmctl_cmd {
 /* Set by SIGINT, SIGTERM and SIGHUP; the running operation cleans up and stops. */
 extern volatile sig_atomic_t vmctl_cancel;
 
+struct client;
+struct build_record;
+
 /* Loads the configuration and opens the state directory. */
 int vmctl_open(struct mf_ctx **ctx);
+/* mayflyd's URL (--url or MAYFLY_URL), or NULL to work in-process. */
+const char *vmctl_url(void);
+/* A client for mayflyd at vmctl_url(), with MAYFLY_TOKEN. */
+int vmctl_client(struct client **out);
+/* A build's status as an exit status: 0, 1, 3, 4 or 130 (0 while not over). */
+int vmctl_status_exit(const char *status);
+/* A build in a few lines (status, phases, packages, log) on fp. */
+void vmctl_print_record(FILE *fp, const struct build_record *r);
 /* Prints the current error ("vmctl: ...") and returns its exit status. */
 int vmctl_fail(void);
 /* Prints a usage error and the command's usage; returns 2. */
@@ -38,10 +50,17 @@ int vmctl_help(const struct vmctl_cmd *cmd, const char *options);
 /* Parses a whole number option in [min, max]; prints a usage error on failure. */
 int vmctl_parse_int(const struct vmctl_cmd *cmd, const char *opt, const char *arg, long min,
 		    long max, int *out);
+/* Parses a build id argument; prints a usage error on failure. */
+int vmctl_parse_id(const struct vmctl_cmd *cmd, const char *s, long long *id);
 /* One progress line on stderr: "==> clone (41 ms)". */
 void vmctl_progress(const char *step, int64_t ms);
 
 int cmd_build(const struct vmctl_cmd *cmd, int argc, char **argv);
+int cmd_build_remote(const struct vmctl_cmd *cmd, int argc, char **argv);
+int cmd_status(const struct vmctl_cmd *cmd, int argc, char **argv);
+int cmd_cancel(const struct vmctl_cmd *cmd, int argc, char **argv);
+int cmd_logs(const struct vmctl_cmd *cmd, int argc, char **argv);
+int cmd_image_clear(const struct vmctl_cmd *cmd, int argc, char **argv);
 int cmd_image_add(const struct vmctl_cmd *cmd, int argc, char **argv);
 int cmd_image_list(const struct vmctl_cmd *cmd, int argc, char **argv);
 int cmd_image_show(const struct vmctl_cmd *cmd, int argc, char **argv);

@@ -1,0 +1,232 @@
+/*
+ * cmd-build-remote.c - vmctl build with --url: submit to mayflyd, follow the
+ * log, report the outcome (and fetch the packages with --out).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "orchestrator/builds.h"
+#include "orchestrator/crypto.h"
+#include "orchestrator/template.h"
+#include "orchestrator/util.h"
+#include "orchestrator/wire.h"
+#include "vmctl/client.h"
+#include "vmctl/vmctl.h"
+
+struct options {
+	int json, no_wait;
+	const char *out_dir;
+	FILE *out;
+};
+
+static int read_inputs(struct wire_submission *s, char **files, size_t n)
+{
+	s->inputs = xcalloc(n + 1, sizeof(*s->inputs));
+	for (size_t i = 0; i < n; i++) {
+		char *copy = xstrdup(files[i]), *data = NULL;
+		size_t len;
+		const char *name = basename(copy);
+
+		if (input_name_check(name) < 0) {
+			mf_error_wrap("input '%s'", files[i]);
+			free(copy);
+			return -1;
+		}
+		if (mf_read_file(files[i], (size_t)1 << 31, &data, &len) < 0) {
+			free(copy);
+			return mf_error_wrap("input");
+		}
+		s->inputs[s->ninputs].name = xstrdup(name);
+		s->inputs[s->ninputs].data = (unsigned char *)data;
+		s->inputs[s->ninputs].len = len;
+		s->ninputs++;
+		free(copy);
+	}
+	return 0;
+}
+
+static void to_out(void *arg, const char *data, size_t len)
+{
+	struct options *o = arg;
+
+	fwrite(data, 1, len, o->out);
+	fflush(o->out);
+}
+
+static int fetch_record(struct client *c, long long id, char **json, struct build_record **r)
+{
+	char *path = xasprintf("/api/v1/builds/%lld", id);
+	int ret = client_call(c, "GET", path, NULL, json);
+
+	free(path);
+	if (ret == 0 && wire_parse_record(*json, r) < 0) {
+		free(*json);
+		*json = NULL;
+		return -1;
+	}
+	return ret;
+}
+
+/* After Ctrl-C: ask mayflyd to cancel, wait (30 s at most) for the end. */
+static void cancel_remote(struct client *c, long long id)
+{
+	char *path = xasprintf("/api/v1/builds/%lld/cancel", id), *json = NULL;
+	struct build_record *r = NULL;
+
+	client_set_cancel(c, NULL);
+	if (client_call(c, "POST", path, NULL, NULL) < 0)
+		fprintf(stderr, "vmctl: could not cancel build %lld: %s\n", id, mf_error_msg());
+	for (int i = 0; i < 150; i++) {
+		if (fetch_record(c, id, &json, &r) < 0 ||
+		    (strcmp(r->status, "running") && strcmp(r->status, "queued")))
+			break;
+		free(json);
+		build_record_free(r);
+		json = NULL;
+		r = NULL;
+		usleep(200000);
+	}
+	free(json);
+	build_record_free(r);
+	free(path);
+}
+
+/* Downloads the packages and checks their sha256 against mayflyd's. */
+static int download(struct client *c, const struct build_record *r, const char *dir)
+{
+	if (mf_mkdir_p(dir, 0755) < 0)
+		return -1;
+	for (size_t i = 0; i < r->npackages; i++) {
+		const struct build_package *p = &r->packages[i];
+		char *dest = xasprintf("%s/%s", dir, p->name), sha[SHA256_HEX_LEN];
+		int rc = client_download(c, p->path, dest);
+		if (rc == 0 && sha256_file(dest, sha, NULL) == 0 && strcmp(sha, p->sha256)) {
+			unlink(dest);
+			rc = mf_error(MF_E_INFRA, "%s arrived damaged (sha256 %s, not %s)", p->name,
+				      sha, p->sha256);
+		}
+		if (rc == 0)
+			fprintf(stderr, "    fetched %s\n", dest);
+		free(dest);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int cmd_build_remote(const struct vmctl_cmd *cmd, int argc, char **argv)
+{
+	enum { O_INPUT = 256, O_OUT, O_TIMEOUT, O_JSON, O_PRIORITY, O_NOWAIT };
+	static const struct option opts[] = {
+		{ "input", required_argument, NULL, O_INPUT },
+		{ "out", required_argument, NULL, O_OUT },
+		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "priority", required_argument, NULL, O_PRIORITY },
+		{ "no-wait", no_argument, NULL, O_NOWAIT },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct options o = { .out = stdout };
+	struct wire_submission sub;
+	struct client *c = NULL;
+	struct build_record *r = NULL;
+	char **files = NULL, *body = NULL, *answer = NULL, *json = NULL, *path;
+	size_t nfiles = 0;
+	int64_t id = 0;
+	int ch, status = 0;
+
+	memset(&sub, 0, sizeof(sub));
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (ch) {
+		case O_INPUT:
+			files = xrealloc(files, (nfiles + 1) * sizeof(char *));
+			files[nfiles++] = optarg;
+			break;
+		case O_OUT: o.out_dir = optarg; break;
+		case O_TIMEOUT:
+			if (vmctl_parse_int(cmd, "--timeout", optarg, 1, 7 * 86400, &sub.timeout) < 0)
+				goto usage;
+			break;
+		case O_PRIORITY:
+			if (vmctl_parse_int(cmd, "--priority", optarg, -WIRE_PRIORITY_MAX,
+					    WIRE_PRIORITY_MAX, &sub.priority) < 0)
+				goto usage;
+			break;
+		case O_JSON: o.json = 1; o.out = stderr; break;
+		case O_NOWAIT: o.no_wait = 1; break;
+		default: vmctl_usage(cmd, "unknown option"); goto usage;
+		}
+	}
+	if (argc - optind < 2) {
+		vmctl_usage(cmd, "expected an image and at least one recipe");
+		goto usage;
+	}
+	sub.image = xstrdup(argv[optind]);
+	sub.recipes = xcalloc((size_t)(argc - optind), sizeof(char *));
+	for (int i = optind + 1; i < argc; i++) {
+		if (recipe_name_check(argv[i]) < 0) {
+			status = vmctl_fail();
+			goto out;
+		}
+		sub.recipes[sub.nrecipes++] = xstrdup(argv[i]);
+	}
+	if (read_inputs(&sub, files, nfiles) < 0 || vmctl_client(&c) < 0) {
+		status = vmctl_fail();
+		goto out;
+	}
+	body = wire_submission_json(&sub);
+	if (client_call(c, "POST", "/api/v1/builds", body, &answer) < 0 ||
+	    wire_parse_id(answer, &id) < 0) {
+		status = vmctl_fail();
+		goto out;
+	}
+	fprintf(stderr, "==> build %lld queued at %s\n", (long long)id, vmctl_url());
+	if (o.no_wait) {
+		if (o.json)
+			fputs(answer, stdout);
+		else
+			printf("%lld\n", (long long)id);
+		goto out;
+	}
+	path = xasprintf("/api/v1/builds/%lld/log?follow=1", (long long)id);
+	if (client_stream(c, path, to_out, &o) < 0) {
+		free(path);
+		if (mf_error_class() != MF_E_INTERRUPTED) {
+			status = vmctl_fail();
+			goto out;
+		}
+		cancel_remote(c, id);
+	} else {
+		free(path);
+	}
+	client_set_cancel(c, NULL);
+	if (fetch_record(c, id, &json, &r) < 0) {
+		status = vmctl_fail();
+		goto out;
+	}
+	vmctl_print_record(stderr, r);
+	status = vmctl_status_exit(r->status);
+	if (o.out_dir && !strcmp(r->status, "succeeded") && download(c, r, o.out_dir) < 0)
+		status = vmctl_fail();
+	if (o.json)
+		fputs(json, stdout);
+out:
+	build_record_free(r);
+	free(json);
+	free(answer);
+	free(body);
+	free(files);
+	wire_submission_release(&sub);
+	client_close(c);
+	return status;
+usage:
+	free(files);
+	wire_submission_release(&sub);
+	return 2;
+}

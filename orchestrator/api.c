@@ -357,12 +357,13 @@ static struct http_response *cancel(struct api *a, int64_t id)
 
 	if (!ctx)
 		return fail(NULL);
-	if (queue_cancel(ctx->state->db, id, &state) < 0)
+	int rc = queue_cancel(ctx->state->db, id, &state);
+	if (rc < 0)
 		return mf_error_class() == MF_E_USAGE ? error_response(404, mf_error_msg(), NULL) :
 							fail(NULL);
 	if (!strcmp(state, "cancelling"))
 		scheduler_cancel(a->sched, id);
-	if (strcmp(state, "cancelled") && strcmp(state, "cancelling")) {
+	if (rc > 0) {
 		char *msg = xasprintf("build %lld has already finished (%s)", (long long)id, state);
 		resp = error_response(409, msg, NULL);
 		free(msg);
@@ -449,6 +450,8 @@ static struct http_response *log_of(struct api *a, const struct http_request *re
 	build_record_free(r);
 	if (follow && strcmp(follow, "0")) {
 		struct follow *f = xcalloc(1, sizeof(*f));
+		/* A followed log may wait long for a queued build: no idle timeout. */
+		http_request_no_timeout(req);
 		f->a = a;
 		f->id = id;
 		f->path = path;

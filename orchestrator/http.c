@@ -51,6 +51,11 @@ const char *http_header(const struct http_request *req, const char *name)
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
+void http_request_no_timeout(const struct http_request *req)
+{
+	MHD_set_connection_option(req->conn, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned int)0);
+}
+
 static struct http_response *wrap(struct MHD_Response *r, int status, const char *type)
 {
 	struct http_response *resp;

@@ -25,6 +25,9 @@ struct http_request {
 const char *http_query(const struct http_request *req, const char *name);
 const char *http_header(const struct http_request *req, const char *name);
 
+/* Lifts the idle timeout of the request's connection (a long stream). */
+void http_request_no_timeout(const struct http_request *req);
+
 struct http_response;
 
 /* Responses (the server takes them over from the handler). */

@@ -205,7 +205,7 @@ int queue_cancel(struct db *db, int64_t id, char **state)
 	if (rc == 0)
 		mf_error(MF_E_USAGE, "no build %lld", (long long)id);
 	else
-		ret = 0;
+		ret = 1;
 	db_commit(db);
 	return ret;
 fail:

@@ -52,8 +52,9 @@ int queue_requeue(struct db *db, int64_t id, int forget_attempt);
 
 /*
  * Cancels a build: a queued one at once, a running one by request (the
- * worker sees it). *state gets "cancelled", "cancelling", or the final
- * status it already had (static strings are copied; caller frees).
+ * worker sees it). Returns 0 with *state "cancelled" or "cancelling", or 1
+ * when the build had already finished, with *state its status (caller
+ * frees). MF_E_USAGE when there is no such build.
  */
 int queue_cancel(struct db *db, int64_t id, char **state);
 /* 1 if a cancel was requested for a running build. */

@@ -47,11 +47,12 @@ static int local(long long id)
 		status = 2;
 		goto out;
 	}
-	if (queue_cancel(ctx->state->db, id, &state) < 0) {
+	int rc = queue_cancel(ctx->state->db, id, &state);
+	if (rc < 0) {
 		status = vmctl_fail();
 		goto out;
 	}
-	if (!strcmp(state, "cancelled") || !strcmp(state, "cancelling")) {
+	if (rc == 0) {
 		printf("build %lld: %s\n", id, !strcmp(state, "cancelled") ? "cancelled" :
 			"cancelling (mayflyd destroys its machine within a second)");
 	} else {

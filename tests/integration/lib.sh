@@ -15,6 +15,7 @@
 set -u
 
 VMCTL=${MAYFLY_VMCTL:?set MAYFLY_VMCTL to the vmctl binary}
+MAYFLYD=${MAYFLY_MAYFLYD:-$(dirname "$VMCTL")/mayflyd}
 GUEST=${MAYFLY_TESTGUEST:?set MAYFLY_TESTGUEST to the test guest directory}
 VIRSH="virsh -q -c qemu:///system"
 TEST_NAME=$(basename "$0" .sh)
@@ -25,7 +26,8 @@ chmod 755 "$TEST_STATE"
 TEST_TMP=$TEST_STATE/tmp
 mkdir -p "$TEST_TMP"
 export MAYFLY_STATE_DIR=$TEST_STATE/state
-unset MAYFLY_CONFIG MAYFLY_ACCEL MAYFLY_LIBVIRT_URI
+unset MAYFLY_CONFIG MAYFLY_ACCEL MAYFLY_LIBVIRT_URI MAYFLY_URL MAYFLY_TOKEN
+TOKEN=test-token-$$
 
 test_count=0
 test_failed=0
@@ -54,6 +56,7 @@ test_expect() {
 # vmctl with the private state directory; status in $rc, output in files.
 run_vmctl() {
 	rc=0
+	[ -f "$TEST_TMP/daemon.pid" ] && daemon_env
 	"$VMCTL" "$@" >"$TEST_TMP/stdout" 2>"$TEST_TMP/stderr" || rc=$?
 	return 0
 }
@@ -109,6 +112,110 @@ add_testguest() {
 		--memory 256 --vcpus 1 --boot-timeout 120 "$@"
 }
 
+# --- mayflyd
+
+# Writes $TEST_TMP/mayfly.conf for this state directory; arguments are extra
+# [limits] lines ("max_vms = 1"). vmctl reads it too (MAYFLY_CONFIG). Call
+# it outside test_expect: a test body is a subshell and its export is lost.
+write_config() {
+	printf '%s\n' "$TOKEN" > "$TEST_TMP/tokens"
+	chmod 600 "$TEST_TMP/tokens"
+	{
+		echo "[daemon]"
+		echo "state_dir = $MAYFLY_STATE_DIR"
+		echo "listen = 127.0.0.1:0"
+		echo "token_file = $TEST_TMP/tokens"
+		echo "[limits]"
+		echo "disk_reserve_mb = 0"
+		for line in "$@"; do echo "$line"; done
+	} > "$TEST_TMP/mayfly.conf"
+	export MAYFLY_CONFIG=$TEST_TMP/mayfly.conf
+}
+
+# Starts mayflyd (extra arguments go to it) and waits until it listens.
+# Its pid and URL are kept in files, so that any test body (a subshell)
+# can use, stop or restart it, and the cleanup trap finds it.
+start_daemon() {
+	: > "$TEST_TMP/daemon.log"
+	"$MAYFLYD" -c "$MAYFLY_CONFIG" "$@" >> "$TEST_TMP/daemon.log" 2>&1 &
+	echo $! > "$TEST_TMP/daemon.pid"
+	i=0
+	until grep -q "listening on" "$TEST_TMP/daemon.log"; do
+		i=$((i + 1))
+		if [ $i -gt 300 ] || ! kill -0 "$(cat "$TEST_TMP/daemon.pid")" 2>/dev/null; then
+			echo "mayflyd did not start:"; cat "$TEST_TMP/daemon.log"; return 1
+		fi
+		sleep 0.1
+	done
+	port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$TEST_TMP/daemon.log")
+	echo "http://127.0.0.1:$port" > "$TEST_TMP/daemon.url"
+	daemon_env
+}
+
+# Points vmctl at the running mayflyd.
+daemon_env() {
+	export MAYFLY_URL="$(cat "$TEST_TMP/daemon.url")" MAYFLY_TOKEN=$TOKEN
+}
+
+daemon_pid() {
+	cat "$TEST_TMP/daemon.pid" 2>/dev/null
+}
+
+# Stops mayflyd with a signal (default TERM) and waits (60 s at most) until it is gone.
+stop_daemon() {
+	pid=$(daemon_pid)
+	[ -n "$pid" ] || return 0
+	kill -"${1:-TERM}" "$pid" 2>/dev/null
+	i=0
+	while kill -0 "$pid" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -le 600 ] || { echo "mayflyd $pid did not stop"; return 1; }
+		sleep 0.1
+	done
+	rm -f "$TEST_TMP/daemon.pid"
+}
+
+# api METHOD PATH [BODY]: HTTP status in $code, body in $TEST_TMP/stdout.
+api() {
+	daemon_env
+	if [ $# -ge 3 ]; then
+		code=$(curl -s -o "$TEST_TMP/stdout" -w '%{http_code}' -X "$1" \
+			-H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+			--data-binary "$3" "$MAYFLY_URL$2")
+	else
+		code=$(curl -s -o "$TEST_TMP/stdout" -w '%{http_code}' -X "$1" \
+			-H "Authorization: Bearer $TOKEN" "$MAYFLY_URL$2")
+	fi
+}
+
+expect_code() {
+	[ "$code" = "$1" ] || { echo "expected HTTP $1, got $code:"; cat "$TEST_TMP/stdout"; return 1; }
+}
+
+# Waits (up to $2 s) until build $1 is in a final state; prints the state.
+wait_final() {
+	i=0
+	while :; do
+		st=$(sql "SELECT status FROM builds WHERE id = $1")
+		case $st in
+		succeeded|failed|infra_error|timed_out|cancelled) echo "$st"; return 0 ;;
+		esac
+		i=$((i + 1))
+		[ $i -le $(( ${2:-300} * 5 )) ] || { echo "build $1 still $st"; return 1; }
+		sleep 0.2
+	done
+}
+
+# Waits (up to $3 s) until build $1's log contains $2.
+wait_log() {
+	i=0
+	until grep -q -- "$2" "$MAYFLY_STATE_DIR/builds/$1/build.log" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -le $(( ${3:-120} * 10 )) ] || { echo "build $1's log never showed '$2'"; return 1; }
+		sleep 0.1
+	done
+}
+
 # Fails if this state directory owns anything in libvirt besides golden
 # volumes, has ledger entries, or a port it forwarded is still open.
 assert_no_leaks() {
@@ -153,6 +260,8 @@ force_cleanup() {
 cleanup() {
 	status=$?
 	trap - EXIT INT TERM
+	stop_daemon TERM
+	unset MAYFLY_URL
 	# Remove the images the file registered: the pool goes with the last one.
 	for img in $("$VMCTL" image list --json 2>/dev/null | jq -r '.[].name' 2>/dev/null); do
 		"$VMCTL" image rm "$img" >/dev/null 2>&1 || say "# could not remove image $img"

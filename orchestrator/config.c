@@ -131,8 +131,10 @@ int config_parse_listen(const char *s, char *host, unsigned long hostlen, int *p
 	}
 	if (hl == 0 || hl >= hostlen)
 		return -1;
+	if (!colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1))
+		return -1;
 	p = strtol(colon + 1, &end, 10);
-	if (!colon[1] || *end || p < 0 || p > 65535) /* 0: any free port */
+	if (p < 0 || p > 65535) /* 0: any free port */
 		return -1;
 	memcpy(host, h, hl);
 	host[hl] = '\0';

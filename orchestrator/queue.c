@@ -231,11 +231,11 @@ int queue_cancel_requested(struct db *db, int64_t id)
 int queue_recover(struct db *db, int max_attempts)
 {
 	struct db_stmt *st;
-	struct { int64_t id; int attempts; } *v = NULL;
+	struct { int64_t id; int attempts; int cancelled; } *v = NULL;
 	size_t n = 0;
 	int rc, recovered = 0;
 
-	if (db_prepare(db, &st, "SELECT id, owner, attempts FROM builds "
+	if (db_prepare(db, &st, "SELECT id, owner, attempts, cancel_requested FROM builds "
 				"WHERE source = 'api' AND status IN ('running', 'accepted')") < 0)
 		return -1;
 	while ((rc = db_step(st)) == 1) {
@@ -245,6 +245,7 @@ int queue_recover(struct db *db, int max_attempts)
 		v = xrealloc(v, (n + 1) * sizeof(*v));
 		v[n].id = db_col_int(st, 0);
 		v[n].attempts = (int)db_col_int(st, 2);
+		v[n].cancelled = db_col_int(st, 3) != 0;
 		n++;
 	}
 	db_finalize(st);
@@ -263,6 +264,18 @@ int queue_recover(struct db *db, int max_attempts)
 			goto fail;
 		if (db_changes(db) == 1)
 			continue;
+		if (v[i].cancelled) {
+			/* Its cancel was asked for before the crash: honour it. */
+			if (queue_attempt_end(db, id, v[i].attempts, "cancelled", why) < 0 ||
+			    exec_id(db, "UPDATE builds SET status = 'cancelled', error = 'cancelled "
+				    "(mayflyd stopped while cancelling it)', finished = "
+				    "strftime('%s', 'now') WHERE id = ?1", id, NULL) < 0)
+				goto fail;
+			log_info("build %lld: cancelled (mayflyd stopped while cancelling it)",
+				 (long long)id);
+			recovered++;
+			continue;
+		}
 		if (queue_attempt_end(db, id, v[i].attempts, "infra_error", why) < 0)
 			goto fail;
 		if (v[i].attempts < max_attempts) {

@@ -274,6 +274,26 @@ static struct build_record *record_of(json_t *doc)
 	r->finished = time_of(doc, "finished");
 	v = json_object_get(doc, "attempts");
 	r->attempts = json_is_array(v) ? (int)json_array_size(v) : (int)json_integer_value(v);
+	json_array_foreach(json_is_array(v) ? v : NULL, i, e) {
+		r->tries = xrealloc(r->tries, (r->ntries + 1) * sizeof(*r->tries));
+		struct build_attempt *a = &r->tries[r->ntries++];
+		a->n = (int)json_integer_value(json_object_get(e, "n"));
+		a->status = str_dup(e, "status");
+		if (!a->status)
+			a->status = xstrdup("?");
+		a->error = str_dup(e, "error");
+		a->started = time_of(e, "started");
+		a->finished = time_of(e, "finished");
+	}
+	r->priority = (int)json_integer_value(json_object_get(doc, "priority"));
+	r->timeout = (int)json_integer_value(json_object_get(doc, "timeout"));
+	r->requested_by = str_dup(doc, "requested_by");
+	r->cancel_requested = json_is_true(json_object_get(doc, "cancel_requested"));
+	struct strbuf inputs = STRBUF_INIT;
+	json_array_foreach(json_object_get(doc, "inputs"), i, e)
+		strbuf_addf(&inputs, "%s%s", i ? " " : "", json_string_value(e) ?: "?");
+	r->inputs = inputs.len ? strbuf_detach(&inputs) : NULL;
+	strbuf_release(&inputs);
 	json_array_foreach(json_object_get(doc, "phases"), i, e) {
 		r->phases = xrealloc(r->phases, (r->nphases + 1) * sizeof(*r->phases));
 		struct build_phase *p = &r->phases[r->nphases++];

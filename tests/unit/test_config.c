@@ -459,6 +459,201 @@ static void test_load_file(void **state)
 	assert_string_equal(cfg->path, path);
 }
 
+static void test_daemon_defaults(void **state)
+{
+	struct mf_config *cfg = *state;
+
+	assert_string_equal(cfg->listen, "127.0.0.1:8470");
+	assert_null(cfg->token_file);
+	assert_int_equal(cfg->max_vms, 2);
+	assert_int_equal(cfg->queue_max, 100);
+	assert_int_equal(cfg->idle_timeout, 600);
+	assert_int_equal(cfg->infra_retries, 2);
+	assert_int_equal(cfg->disk_reserve_mb, 2048);
+	assert_int_equal(cfg->quarantine_after, 3);
+	assert_int_equal(cfg->max_request_mb, 64);
+}
+
+static void test_daemon_keys(void **state)
+{
+	struct mf_config *cfg = *state;
+	const char *text =
+		"[daemon]\n"
+		"listen = [::1]:9000\n"
+		"token_file = /etc/mayfly/tokens   # one per line\n"
+		"[limits]\n"
+		"max_vms = 8\n"
+		"queue_max = 5000\n"
+		"idle_timeout = 90\n"
+		"infra_retries = 5\n"
+		"disk_reserve_mb = 10240\n"
+		"quarantine_after = 7\n"
+		"max_request_mb = 512\n";
+
+	if (config_parse(cfg, "test.conf", text) != 0)
+		fail_msg("config refused: %s", mf_error_msg());
+	assert_string_equal(cfg->listen, "[::1]:9000");
+	assert_string_equal(cfg->token_file, "/etc/mayfly/tokens");
+	assert_int_equal(cfg->max_vms, 8);
+	assert_int_equal(cfg->queue_max, 5000);
+	assert_int_equal(cfg->idle_timeout, 90);
+	assert_int_equal(cfg->infra_retries, 5);
+	assert_int_equal(cfg->disk_reserve_mb, 10240);
+	assert_int_equal(cfg->quarantine_after, 7);
+	assert_int_equal(cfg->max_request_mb, 512);
+	/* The older keys keep their defaults. */
+	assert_int_equal(cfg->boot_timeout, 180);
+	assert_string_equal(cfg->state_dir, MF_DEFAULT_STATE_DIR);
+}
+
+static void test_daemon_key_ranges(void **state)
+{
+	struct mf_config *cfg = *state;
+
+	parse_fails(cfg, "[limits]\nmax_vms = 0\n", 2, "'max_vms' must be between 1 and 256, not 0");
+	parse_fails(cfg, "[limits]\nmax_vms = 257\n", 2, "between 1 and 256");
+	parse_fails(cfg, "[limits]\nqueue_max = 0\n", 2, "'queue_max' must be between 1");
+	parse_fails(cfg, "[limits]\nidle_timeout = 0\n", 2, "'idle_timeout' must be between 1");
+	parse_fails(cfg, "[limits]\ninfra_retries = -1\n", 2, "'infra_retries' must be between 0");
+	parse_fails(cfg, "[limits]\ninfra_retries = 101\n", 2, "between 0 and 100");
+	parse_fails(cfg, "[limits]\ndisk_reserve_mb = -1\n", 2, "'disk_reserve_mb' must be between 0");
+	parse_fails(cfg, "[limits]\nquarantine_after = 0\n", 2, "'quarantine_after' must be between 1");
+	parse_fails(cfg, "[limits]\nmax_request_mb = 0\n", 2, "'max_request_mb' must be between 1");
+	parse_fails(cfg, "[limits]\nmax_vms = two\n", 2, "'max_vms' must be a whole number");
+	/* New keys in the wrong section are pointed to the right one. */
+	parse_fails(cfg, "[daemon]\nmax_vms = 2\n", 2, "it belongs in [limits]");
+	parse_fails(cfg, "[limits]\nlisten = 127.0.0.1:1\n", 2, "it belongs in [daemon]");
+
+	/* Zero retries and no disk reserve are fine. */
+	assert_int_equal(config_parse(cfg, "test.conf",
+				      "[limits]\ninfra_retries = 0\ndisk_reserve_mb = 0\n"
+				      "max_vms = 256\nquarantine_after = 1\n"), 0);
+	assert_int_equal(cfg->infra_retries, 0);
+	assert_int_equal(cfg->disk_reserve_mb, 0);
+	assert_int_equal(cfg->max_vms, 256);
+	assert_int_equal(cfg->quarantine_after, 1);
+}
+
+static void test_token_file_absolute(void **state)
+{
+	struct mf_config *cfg = *state;
+
+	parse_fails(cfg, "[daemon]\ntoken_file = tokens\n", 2,
+		    "'token_file' must be an absolute path, not 'tokens'");
+	parse_fails(cfg, "[daemon]\ntoken_file = ./etc/tokens\n", 2, "absolute path");
+	parse_fails(cfg, "[daemon]\ntoken_file =\n", 2, "token_file");
+	assert_null(cfg->token_file);
+}
+
+static void test_listen_key(void **state)
+{
+	struct mf_config *cfg = *state;
+
+	parse_fails(cfg, "[daemon]\nlisten = localhost\n", 2,
+		    "'listen' must be HOST:PORT (e.g. 127.0.0.1:8470), not 'localhost'");
+	parse_fails(cfg, "[daemon]\nlisten = 1.2.3.4:65536\n", 2, "must be HOST:PORT");
+	assert_string_equal(cfg->listen, "127.0.0.1:8470");
+	assert_int_equal(config_parse(cfg, "test.conf", "[daemon]\nlisten = 0.0.0.0:0\n"), 0);
+	assert_string_equal(cfg->listen, "0.0.0.0:0");
+}
+
+/* s must split into host and port. */
+static void listen_ok(const char *s, const char *want_host, int want_port)
+{
+	char host[64];
+	int port = -5;
+
+	memset(host, 'x', sizeof(host));
+	if (config_parse_listen(s, host, sizeof(host), &port) != 0)
+		fail_msg("config_parse_listen refused '%s'", s);
+	assert_string_equal(host, want_host);
+	assert_int_equal(port, want_port);
+}
+
+static void listen_refused(const char *s)
+{
+	char host[64];
+	int port = -5;
+
+	if (config_parse_listen(s, host, sizeof(host), &port) != -1)
+		fail_msg("config_parse_listen accepted '%s' (port %d)", s, port);
+	assert_int_equal(port, -5);
+}
+
+static void test_parse_listen(void **state)
+{
+	char host[8];
+	int port = -5;
+
+	listen_ok("127.0.0.1:8470", "127.0.0.1", 8470);
+	listen_ok("[::1]:8470", "::1", 8470);
+	listen_ok("[fe80::1%eth0]:80", "fe80::1%eth0", 80);
+	listen_ok("0.0.0.0:0", "0.0.0.0", 0);
+	listen_ok("build.example.org:65535", "build.example.org", 65535);
+
+	listen_refused("localhost");
+	listen_refused("1.2.3.4:");
+	listen_refused(":80");
+	listen_refused("1.2.3.4:65536");
+	listen_refused("[::1]8470");
+	listen_refused("1.2.3.4:-1");
+	listen_refused("");
+	listen_refused("[]:80");
+	listen_refused("[::1:80");
+	listen_refused("1.2.3.4:80x");
+	listen_refused("1.2.3.4:99999999999999999999");
+
+	/* The host must fit the buffer, with its NUL. */
+	assert_int_equal(config_parse_listen("1.2.3.4:80", host, sizeof(host), &port), 0);
+	assert_string_equal(host, "1.2.3.4");
+	assert_int_equal(config_parse_listen("10.20.30.40:80", host, sizeof(host), &port), -1);
+	assert_int_equal(config_parse_listen("[1:2:3:4::5]:80", host, sizeof(host), &port), -1);
+}
+
+static void test_config_copy(void **state)
+{
+	struct mf_config *cfg = *state, copy;
+
+	assert_int_equal(config_parse(cfg, "test.conf",
+				      "[daemon]\nstate_dir = /srv/m\nlisten = [::]:1\n"
+				      "token_file = /etc/t\nlibvirt_uri = test:///default\n"
+				      "accel = kvm\n[limits]\nmax_vms = 9\nqueue_max = 3\n"
+				      "infra_retries = 0\nidle_timeout = 77\n"), 0);
+	free(cfg->path);
+	cfg->path = strdup("/etc/mayfly/mayfly.conf");
+	assert_non_null(cfg->path);
+
+	config_copy(&copy, cfg);
+	/* Each string is a copy of its own. */
+	assert_ptr_not_equal(copy.path, cfg->path);
+	assert_ptr_not_equal(copy.state_dir, cfg->state_dir);
+	assert_ptr_not_equal(copy.libvirt_uri, cfg->libvirt_uri);
+	assert_ptr_not_equal(copy.listen, cfg->listen);
+	assert_ptr_not_equal(copy.token_file, cfg->token_file);
+	config_release(cfg);
+
+	assert_string_equal(copy.path, "/etc/mayfly/mayfly.conf");
+	assert_string_equal(copy.state_dir, "/srv/m");
+	assert_string_equal(copy.listen, "[::]:1");
+	assert_string_equal(copy.token_file, "/etc/t");
+	assert_string_equal(copy.libvirt_uri, "test:///default");
+	assert_int_equal(copy.accel, MF_ACCEL_KVM);
+	assert_int_equal(copy.max_vms, 9);
+	assert_int_equal(copy.queue_max, 3);
+	assert_int_equal(copy.infra_retries, 0);
+	assert_int_equal(copy.idle_timeout, 77);
+	assert_int_equal(copy.build_timeout, 3600);
+	config_release(&copy);
+
+	/* NULL strings stay NULL. */
+	config_init(cfg);
+	config_copy(&copy, cfg);
+	assert_null(copy.path);
+	assert_null(copy.token_file);
+	assert_string_equal(copy.listen, "127.0.0.1:8470");
+	config_release(&copy);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_cfg, teardown_cfg)
 
 int main(void)
@@ -490,6 +685,13 @@ int main(void)
 		T(test_env_overrides_file),
 		T(test_load_missing),
 		cmocka_unit_test_setup_teardown(test_load_file, setup_load, teardown_load),
+		T(test_daemon_defaults),
+		T(test_daemon_keys),
+		T(test_daemon_key_ranges),
+		T(test_token_file_absolute),
+		T(test_listen_key),
+		T(test_parse_listen),
+		T(test_config_copy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -301,6 +301,48 @@ static void test_template_expand_refuses(void **state)
 	strbuf_release(&out);
 }
 
+static void test_input_name(void **state)
+{
+	static const char *const ok[] = {
+		"dep-1.0-1-x86_64.hpkg", "a", "A.b+c_d", "9", "zlib_devel-1.3-1-x86_64.hpkg",
+	};
+	char name[258];
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (input_name_check(ok[i]) != 0)
+			fail_msg("input name '%s' refused: %s", ok[i], mf_error_msg());
+
+	mf_error_clear();
+	assert_int_equal(input_name_check(""), -1);
+	assert_usage_error("invalid input name: empty");
+	assert_int_equal(input_name_check(".hidden"), -1);
+	assert_usage_error("must start with a letter or digit");
+	assert_int_equal(input_name_check("a/b"), -1);
+	assert_usage_error("character '/' at position 2");
+	assert_int_equal(input_name_check("../x"), -1);
+	assert_usage_error("invalid input name");
+	assert_int_equal(input_name_check("a b"), -1);
+	assert_usage_error("character ' ' at position 2");
+	assert_int_equal(input_name_check("x\ny"), -1);
+	assert_usage_error("byte 0x0a at position 2");
+	assert_int_equal(input_name_check("-x"), -1);
+	assert_usage_error("must start with a letter or digit");
+	assert_int_equal(input_name_check("a'b"), -1);
+	assert_usage_error("character ''' at position 2");
+	assert_int_equal(input_name_check("a\\b"), -1);
+	assert_int_equal(input_name_check("a%2fb"), -1);
+	assert_int_equal(input_name_check("caf\xc3\xa9"), -1);
+
+	/* 255 characters at most. */
+	memset(name, 'n', 255);
+	name[255] = '\0';
+	assert_int_equal(input_name_check(name), 0);
+	name[255] = 'n';
+	name[256] = '\0';
+	assert_int_equal(input_name_check(name), -1);
+	assert_usage_error("longer than 255 characters");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -316,6 +358,7 @@ int main(void)
 		cmocka_unit_test(test_template_check_errors),
 		cmocka_unit_test(test_template_expand),
 		cmocka_unit_test(test_template_expand_refuses),
+		cmocka_unit_test(test_input_name),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,212 @@
+/* test_crypto.c - SHA-256 and base64 (the OpenSSL boundary). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "orchestrator/crypto.h"
+#include "orchestrator/error.h"
+
+#define SHA256_EMPTY "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define SHA256_ABC "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+/* Decodes in (as a C string), which must give exactly want (wantlen bytes). */
+static void decodes_to(const char *in, const char *want, size_t wantlen)
+{
+	unsigned char *out = NULL;
+	size_t outlen = 99;
+
+	mf_error_clear();
+	if (base64_decode(in, strlen(in), &out, &outlen) != 0)
+		fail_msg("base64_decode('%s') failed: %s", in, mf_error_msg());
+	assert_int_equal(outlen, wantlen);
+	if (wantlen)
+		assert_memory_equal(out, want, wantlen);
+	free(out);
+}
+
+/* in (inlen bytes) must be refused as MF_E_USAGE, leaving nothing behind. */
+static void refuses(const char *in, size_t inlen)
+{
+	unsigned char *out = (unsigned char *)1;
+	size_t outlen = 99;
+
+	mf_error_clear();
+	if (base64_decode(in, inlen, &out, &outlen) != -1)
+		fail_msg("base64_decode accepted '%.*s'", (int)inlen, in);
+	assert_int_equal(mf_error_class(), MF_E_USAGE);
+	assert_non_null(strstr(mf_error_msg(), "base64"));
+	assert_null(out);
+	assert_int_equal(outlen, 0);
+}
+
+static void test_base64_decode_known(void **state)
+{
+	decodes_to("", "", 0);
+	decodes_to("Zg==", "f", 1);
+	decodes_to("Zm8=", "fo", 2);
+	decodes_to("Zm9v", "foo", 3);
+	decodes_to("Zm9vYg==", "foob", 4);
+	decodes_to("Zm9vYmE=", "fooba", 5);
+	decodes_to("Zm9vYmFy", "foobar", 6);
+	decodes_to("aGVsbG8=", "hello", 5);
+	/* '+' and '/' are the last two letters of the alphabet. */
+	decodes_to("+/8=", "\xfb\xff", 2);
+	/* NUL bytes come through. */
+	decodes_to("AAAA", "\0\0\0", 3);
+	decodes_to("AGEA", "\0a\0", 3);
+}
+
+static void test_base64_decode_uses_length(void **state)
+{
+	unsigned char *out = NULL;
+	size_t outlen = 0;
+
+	/* Only inlen bytes are read, whatever follows them. */
+	assert_int_equal(base64_decode("Zm9vXXXX", 4, &out, &outlen), 0);
+	assert_int_equal(outlen, 3);
+	assert_memory_equal(out, "foo", 3);
+	free(out);
+}
+
+static void test_base64_decode_refuses(void **state)
+{
+	static const char *const bad[] = {
+		"Zg=",		/* not a multiple of 4 */
+		"Z===",		/* too much padding */
+		"Zg==Zg==",	/* padding in the middle */
+		"Zm9v\n",	/* no line breaks */
+		"Zm 9v",	/* no spaces */
+		"abc",
+		"!!!!",
+		"ab=c",		/* data after padding */
+		"====",
+		"Zm9v====",
+		"Zm9-",		/* base64url is not base64 */
+		"Zm9_",
+		" Zm9",
+		"Zm9v\r\n\r\n",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		refuses(bad[i], strlen(bad[i]));
+	/* A NUL byte inside the given length is not base64 either. */
+	refuses("Zm\0v", 4);
+}
+
+static void test_base64_roundtrip(void **state)
+{
+	unsigned char in[70], *out;
+	size_t outlen;
+
+	for (size_t len = 0; len <= sizeof(in); len++) {
+		/* NUL bytes, high bytes and everything between. */
+		for (size_t i = 0; i < len; i++)
+			in[i] = (unsigned char)(i % 3 == 0 ? 0 : (i * 37 + len) & 0xff);
+		char *enc = base64_encode(in, len);
+		assert_non_null(enc);
+		assert_int_equal(strlen(enc), 4 * ((len + 2) / 3));
+		for (const char *p = enc; *p; p++)
+			if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				    "0123456789+/=", *p))
+				fail_msg("base64_encode gave '%s' (length %zu)", enc, len);
+		out = NULL;
+		outlen = 99;
+		if (base64_decode(enc, strlen(enc), &out, &outlen) != 0)
+			fail_msg("cannot decode '%s' (length %zu): %s", enc, len, mf_error_msg());
+		assert_int_equal(outlen, len);
+		if (len)
+			assert_memory_equal(out, in, len);
+		free(out);
+		free(enc);
+	}
+}
+
+static void test_base64_encode_known(void **state)
+{
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+		{ "", "" }, { "f", "Zg==" }, { "fo", "Zm8=" }, { "foo", "Zm9v" },
+		{ "hello", "aGVsbG8=" }, { "foobar", "Zm9vYmFy" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *enc = base64_encode((const unsigned char *)cases[i].in, strlen(cases[i].in));
+		assert_string_equal(enc, cases[i].want);
+		free(enc);
+	}
+}
+
+static void digest_of(const void *data, size_t len, char out[SHA256_HEX_LEN])
+{
+	struct sha256 *h = sha256_new();
+
+	sha256_update(h, data, len);
+	sha256_finish(h, out);
+}
+
+static void test_sha256_known(void **state)
+{
+	char hex[SHA256_HEX_LEN];
+	struct sha256 *h;
+
+	digest_of("", 0, hex);
+	assert_string_equal(hex, SHA256_EMPTY);
+	digest_of("abc", 3, hex);
+	assert_string_equal(hex, SHA256_ABC);
+
+	/* Updates in pieces give the digest of the whole. */
+	h = sha256_new();
+	sha256_update(h, "a", 1);
+	sha256_update(h, "", 0);
+	sha256_update(h, "bc", 2);
+	sha256_finish(h, hex);
+	assert_string_equal(hex, SHA256_ABC);
+	assert_int_equal(strlen(hex), SHA256_HEX_LEN - 1);
+}
+
+static void test_sha256_file(void **state)
+{
+	char path[] = "/tmp/mayfly-test-crypto-XXXXXX", hex[SHA256_HEX_LEN];
+	uint64_t size = 99;
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(sha256_file(path, hex, &size), 0);
+	assert_string_equal(hex, SHA256_EMPTY);
+	assert_int_equal(size, 0);
+	assert_int_equal(write(fd, "abc", 3), 3);
+	close(fd);
+	assert_int_equal(sha256_file(path, hex, &size), 0);
+	assert_string_equal(hex, SHA256_ABC);
+	assert_int_equal(size, 3);
+	assert_int_equal(sha256_file(path, hex, NULL), 0);
+	unlink(path);
+
+	mf_error_clear();
+	assert_int_equal(sha256_file(path, hex, &size), -1);
+	assert_int_equal(mf_error_class(), MF_E_USAGE);
+	assert_non_null(strstr(mf_error_msg(), path));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_base64_decode_known),
+		cmocka_unit_test(test_base64_decode_uses_length),
+		cmocka_unit_test(test_base64_decode_refuses),
+		cmocka_unit_test(test_base64_roundtrip),
+		cmocka_unit_test(test_base64_encode_known),
+		cmocka_unit_test(test_sha256_known),
+		cmocka_unit_test(test_sha256_file),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -22,6 +22,7 @@
 struct guest {
 	ssh_session ssh;
 	sftp_session sftp;
+	int fd;			/* ours: libssh leaves a socket it was given open */
 };
 
 static int ssh_fail(ssh_session s, enum mf_errclass cls, const char *what)
@@ -153,6 +154,8 @@ int guest_open(struct guest **out, int fd, const struct guest_login *login, char
 {
 	struct guest *g = xcalloc(1, sizeof(*g));
 	char *pin_type = NULL, *pin_b64 = NULL, *shown = NULL;
+
+	g->fd = fd;
 	ssh_key hostkey = NULL, priv = NULL;
 	long timeout = login->timeout_s > 0 ? login->timeout_s : 30;
 	int no = 0, ret = -1, rc;
@@ -162,11 +165,10 @@ int guest_open(struct guest **out, int fd, const struct guest_login *login, char
 		*presented = NULL;
 	g->ssh = ssh_new();
 	if (!g->ssh) {
-		close(fd);
 		mf_error(MF_E_INFRA, "cannot create an SSH session");
 		goto out;
 	}
-	/* libssh owns fd from here on and closes it with the session. */
+	/* libssh uses fd but does not close it: guest_close() does. */
 	ssh_options_set(g->ssh, SSH_OPTIONS_FD, &fd);
 	ssh_options_set(g->ssh, SSH_OPTIONS_HOST, "127.0.0.1");
 	ssh_options_set(g->ssh, SSH_OPTIONS_USER, login->user);
@@ -259,6 +261,8 @@ void guest_close(struct guest *g)
 			ssh_disconnect(g->ssh);
 		ssh_free(g->ssh);
 	}
+	if (g->fd >= 0)
+		close(g->fd); /* checked: libssh 0.10 leaves a socket it was given open */
 	free(g);
 }
 

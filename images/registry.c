@@ -186,24 +186,6 @@ int registry_check_usable(const struct image *img)
 	return 0;
 }
 
-static int exec_named(struct mf_ctx *ctx, const char *sql, const char *name, const char *text,
-		      int64_t n)
-{
-	struct db_stmt *st;
-	int rc;
-
-	if (db_prepare(ctx->state->db, &st, sql) < 0)
-		return -1;
-	db_bind_text(st, 1, name);
-	if (text)
-		db_bind_text(st, 2, text);
-	if (n)
-		db_bind_int(st, 3, n);
-	rc = db_step(st);
-	db_finalize(st);
-	return rc < 0 ? -1 : 0;
-}
-
 int registry_boot_result(struct mf_ctx *ctx, const char *name, int ok, int threshold,
 			 const char *why)
 {
@@ -211,15 +193,15 @@ int registry_boot_result(struct mf_ctx *ctx, const char *name, int ok, int thres
 	int ret;
 
 	if (ok)
-		return exec_named(ctx, "UPDATE images SET boot_failures = 0 WHERE name = ?1",
-				  name, NULL, 0);
+		return db_execf(ctx->state->db, "UPDATE images SET boot_failures = 0 WHERE name = ?",
+				"t", name);
 	/* One statement: count the failure, quarantine at the threshold. */
 	reason = xasprintf("%d consecutive machines did not come up (last: %s)", threshold,
 			   why ? why : "unknown");
-	ret = exec_named(ctx, "UPDATE images SET boot_failures = boot_failures + 1, "
-			      "quarantined = CASE WHEN quarantined IS NULL AND "
-			      "boot_failures + 1 >= ?3 THEN ?2 ELSE quarantined END WHERE name = ?1",
-			 name, reason, threshold);
+	ret = db_execf(ctx->state->db, "UPDATE images SET boot_failures = boot_failures + 1, "
+				       "quarantined = CASE WHEN quarantined IS NULL AND "
+				       "boot_failures + 1 >= ?3 THEN ?2 ELSE quarantined END "
+				       "WHERE name = ?1", "tti", name, reason, (int64_t)threshold);
 	free(reason);
 	if (ret < 0)
 		return -1;
@@ -238,8 +220,8 @@ int registry_clear(struct mf_ctx *ctx, const char *name)
 	if (registry_get(ctx, name, &img) < 0)
 		return -1;
 	image_free(img);
-	return exec_named(ctx, "UPDATE images SET boot_failures = 0, quarantined = NULL "
-			       "WHERE name = ?1", name, NULL, 0);
+	return db_execf(ctx->state->db, "UPDATE images SET boot_failures = 0, quarantined = NULL "
+					"WHERE name = ?", "t", name);
 }
 
 /* The id of a running build of this image whose process is alive, or 0. */

@@ -52,72 +52,30 @@ int builds_create(struct db *db, const char *image, const char *recipes, int64_t
 
 int builds_set_paths(struct db *db, int64_t id, const char *log_path, const char *out_dir)
 {
-	struct db_stmt *st;
-	int rc;
-
-	if (db_prepare(db, &st, "UPDATE builds SET log_path = ?, out_dir = ? WHERE id = ?") < 0)
-		return -1;
-	db_bind_text(st, 1, log_path);
-	db_bind_text(st, 2, out_dir);
-	db_bind_int(st, 3, id);
-	rc = db_step(st);
-	db_finalize(st);
-	return rc < 0 ? -1 : 0;
+	return db_execf(db, "UPDATE builds SET log_path = ?, out_dir = ? WHERE id = ?", "tti",
+			log_path, out_dir, id);
 }
 
 int builds_add_phase(struct db *db, int64_t id, int seq, const struct build_phase *p)
 {
-	struct db_stmt *st;
-	int rc;
-
-	if (db_prepare(db, &st, "INSERT OR REPLACE INTO phases (build_id, seq, name, duration_ms) "
-				"VALUES (?, ?, ?, ?)") < 0)
-		return -1;
-	db_bind_int(st, 1, id);
-	db_bind_int(st, 2, seq);
-	db_bind_text(st, 3, p->name);
-	db_bind_int(st, 4, p->duration_ms);
-	rc = db_step(st);
-	db_finalize(st);
-	return rc < 0 ? -1 : 0;
+	return db_execf(db, "INSERT OR REPLACE INTO phases (build_id, seq, name, duration_ms) "
+			    "VALUES (?, ?, ?, ?)", "iiti", id, (int64_t)seq, p->name,
+			p->duration_ms);
 }
 
 int builds_add_package(struct db *db, int64_t id, const struct build_package *p)
 {
-	struct db_stmt *st;
-	int rc;
-
-	if (db_prepare(db, &st, "INSERT OR REPLACE INTO packages (build_id, name, size, sha256, "
-				"path) VALUES (?, ?, ?, ?, ?)") < 0)
-		return -1;
-	db_bind_int(st, 1, id);
-	db_bind_text(st, 2, p->name);
-	db_bind_int(st, 3, (int64_t)p->size);
-	db_bind_text(st, 4, p->sha256);
-	db_bind_text(st, 5, p->path);
-	rc = db_step(st);
-	db_finalize(st);
-	return rc < 0 ? -1 : 0;
+	return db_execf(db, "INSERT OR REPLACE INTO packages (build_id, name, size, sha256, path) "
+			    "VALUES (?, ?, ?, ?, ?)", "ititt", id, p->name, (int64_t)p->size,
+			p->sha256, p->path);
 }
 
 int builds_finish(struct db *db, int64_t id, enum build_status status, int exit_code,
 		  const char *error)
 {
-	struct db_stmt *st;
-	int rc;
-
-	if (db_prepare(db, &st, "UPDATE builds SET status = ?, exit_code = ?, error = ?, "
-				"finished = ? WHERE id = ? AND status = 'running'") < 0)
-		return -1;
-	db_bind_text(st, 1, build_status_name(status));
-	if (exit_code >= 0)
-		db_bind_int(st, 2, exit_code);
-	db_bind_text(st, 3, error);
-	db_bind_int(st, 4, mf_wall_seconds());
-	db_bind_int(st, 5, id);
-	rc = db_step(st);
-	db_finalize(st);
-	return rc < 0 ? -1 : 0;
+	return db_execf(db, "UPDATE builds SET status = ?, exit_code = ?, error = ?, finished = ? "
+			    "WHERE id = ? AND status = 'running'", "tntii",
+			build_status_name(status), (int64_t)exit_code, error, mf_wall_seconds(), id);
 }
 
 int builds_fail_orphans(struct db *db)

@@ -2,6 +2,7 @@
 #include "orchestrator/db.h"
 
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stdlib.h>
 
 #include "orchestrator/error.h"
@@ -71,6 +72,32 @@ int db_exec(struct db *db, const char *sql)
 	if (sqlite3_exec(db->h, sql, NULL, NULL, NULL) != SQLITE_OK)
 		return db_fail(db, "query failed");
 	return 0;
+}
+
+int db_execf(struct db *db, const char *sql, const char *types, ...)
+{
+	struct db_stmt *st;
+	va_list ap;
+	int rc;
+
+	if (db_prepare(db, &st, sql) < 0)
+		return -1;
+	va_start(ap, types);
+	for (int i = 0; types[i]; i++) {
+		if (types[i] == 't') {
+			db_bind_text(st, i + 1, va_arg(ap, const char *));
+		} else {
+			int64_t v = va_arg(ap, int64_t);
+			if (types[i] == 'n' && v < 0)
+				sqlite3_bind_null(st->st, i + 1);
+			else
+				db_bind_int(st, i + 1, v);
+		}
+	}
+	va_end(ap);
+	rc = db_step(st);
+	db_finalize(st);
+	return rc < 0 ? -1 : 0;
 }
 
 int db_begin(struct db *db)

@@ -22,6 +22,14 @@ const char *db_path(const struct db *db);
 /* Runs SQL without results (may hold several statements). */
 int db_exec(struct db *db, const char *sql);
 
+/*
+ * Runs one statement with its values bound in order, as types says:
+ * 'i' an int64_t, 't' a string (NULL binds SQL NULL), 'n' an int64_t that
+ * binds SQL NULL when negative. Returns 0 or -1 (MF_E_CONFLICT on a
+ * violated unique key).
+ */
+int db_execf(struct db *db, const char *sql, const char *types, ...);
+
 /* "BEGIN IMMEDIATE", so writers queue on the busy timeout, not fail later. */
 int db_begin(struct db *db);
 int db_commit(struct db *db);

@@ -14,6 +14,8 @@ static __thread struct {
 } last;
 
 static int set_va(enum mf_errclass cls, int errnum, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static int set_va(enum mf_errclass cls, int errnum, const char *fmt, va_list ap)
 {
 	int n;
 

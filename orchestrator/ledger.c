@@ -51,16 +51,7 @@ int ledger_claim(struct db *db, const char *kind, const char *name, int64_t buil
 
 int ledger_release(struct db *db, const char *kind, const char *name)
 {
-	struct db_stmt *st;
-	int rc;
-
-	if (db_prepare(db, &st, "DELETE FROM resources WHERE kind = ? AND name = ?") < 0)
-		return -1;
-	db_bind_text(st, 1, kind);
-	db_bind_text(st, 2, name);
-	rc = db_step(st);
-	db_finalize(st);
-	return rc < 0 ? -1 : 0;
+	return db_execf(db, "DELETE FROM resources WHERE kind = ? AND name = ?", "tt", kind, name);
 }
 
 int ledger_list(struct db *db, int orphans_only, struct ledger_entry **out, size_t *n)

@@ -25,6 +25,8 @@ int log_verbose(void)
 }
 
 static void vlog(const char *level, int errnum, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static void vlog(const char *level, int errnum, const char *fmt, va_list ap)
 {
 	char msg[2048];
 

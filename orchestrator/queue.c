@@ -14,17 +14,7 @@
 /* Runs one statement binding an id (?1) and optionally text (?2). */
 static int exec_id(struct db *db, const char *sql, int64_t id, const char *text)
 {
-	struct db_stmt *st;
-	int rc;
-
-	if (db_prepare(db, &st, sql) < 0)
-		return -1;
-	db_bind_int(st, 1, id);
-	if (text)
-		db_bind_text(st, 2, text);
-	rc = db_step(st);
-	db_finalize(st);
-	return rc < 0 ? -1 : 0;
+	return text ? db_execf(db, sql, "it", id, text) : db_execf(db, sql, "i", id);
 }
 
 static int count_where(struct db *db, const char *sql, int *out)
@@ -144,20 +134,9 @@ fail:
 int queue_attempt_end(struct db *db, int64_t id, int attempt, const char *status,
 		      const char *error)
 {
-	struct db_stmt *st;
-	int rc;
-
-	if (db_prepare(db, &st, "UPDATE attempts SET status = ?, error = ?, finished = ? "
-				"WHERE build_id = ? AND n = ?") < 0)
-		return -1;
-	db_bind_text(st, 1, status);
-	db_bind_text(st, 2, error);
-	db_bind_int(st, 3, mf_wall_seconds());
-	db_bind_int(st, 4, id);
-	db_bind_int(st, 5, attempt);
-	rc = db_step(st);
-	db_finalize(st);
-	return rc < 0 ? -1 : 0;
+	return db_execf(db, "UPDATE attempts SET status = ?, error = ?, finished = ? "
+			    "WHERE build_id = ? AND n = ?", "ttiii", status, error,
+			mf_wall_seconds(), id, (int64_t)attempt);
 }
 
 int queue_requeue(struct db *db, int64_t id, int forget_attempt)

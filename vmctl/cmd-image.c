@@ -131,7 +131,9 @@ out:
 	return status;
 }
 
-int cmd_image_rm(const struct vmctl_cmd *cmd, int argc, char **argv)
+/* An image command whose only argument is the name: rm, clear. */
+static int on_named_image(const struct vmctl_cmd *cmd, int argc, char **argv,
+			  int (*action)(struct mf_ctx *, const char *), const char *done)
 {
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
@@ -147,34 +149,21 @@ int cmd_image_rm(const struct vmctl_cmd *cmd, int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return vmctl_usage(cmd, "expected one image name");
-	if (vmctl_open(&ctx) < 0 || registry_remove(ctx, argv[optind]) < 0)
+	if (vmctl_open(&ctx) < 0 || action(ctx, argv[optind]) < 0)
 		status = vmctl_fail();
 	else
-		printf("image '%s' removed\n", argv[optind]);
+		printf("image '%s' %s\n", argv[optind], done);
 	ctx_free(ctx);
 	return status;
 }
 
+int cmd_image_rm(const struct vmctl_cmd *cmd, int argc, char **argv)
+{
+	return on_named_image(cmd, argc, argv, registry_remove, "removed");
+}
+
 int cmd_image_clear(const struct vmctl_cmd *cmd, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct mf_ctx *ctx = NULL;
-	int c, status = 0;
-
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'h')
-			return vmctl_help(cmd, NULL);
-		return vmctl_usage(cmd, "unknown option");
-	}
-	if (argc - optind != 1)
-		return vmctl_usage(cmd, "expected one image name");
-	if (vmctl_open(&ctx) < 0 || registry_clear(ctx, argv[optind]) < 0)
-		status = vmctl_fail();
-	else
-		printf("image '%s' cleared: builds of it are accepted again\n", argv[optind]);
-	ctx_free(ctx);
-	return status;
+	return on_named_image(cmd, argc, argv, registry_clear,
+			      "cleared: builds of it are accepted again");
 }

@@ -288,6 +288,9 @@ int scheduler_start(struct scheduler **out, const struct mf_config *cfg)
 			goto fail;
 	}
 	s->disk_low = disk_low(s);
+	if (s->disk_low)
+		log_warnx("less than %d MiB free for the pool: no new machines start",
+			  cfg->disk_reserve_mb);
 	if (pthread_create(&s->monitor, NULL, monitor_main, s) != 0) {
 		mf_error(MF_E_INFRA, "cannot start the scheduler's monitor thread");
 		goto fail;

@@ -201,4 +201,21 @@ test_expect 'SIGTERM with --drain lets the running build finish' '
 	assert_no_leaks
 '
 
+test_expect 'under disk_reserve_mb of free disk no machine starts; builds wait' '
+	stop_daemon TERM
+	sed -i "s/^disk_reserve_mb = .*/disk_reserve_mb = 1000000000/" "$MAYFLY_CONFIG"
+	start_daemon
+	api GET /healthz; expect_code 200
+	expect_eq "$(json_field .disk_low)" true
+	grep -q "no new machines start" "$TEST_TMP/daemon.log"
+	run_vmctl build tg hello --no-wait
+	id=$(cat "$TEST_TMP/stdout")
+	sleep 3
+	expect_eq "$(sql "SELECT status FROM builds WHERE id = $id")" queued
+	run_vmctl cancel "$id"
+	expect_rc 0
+	sed -i "s/^disk_reserve_mb = .*/disk_reserve_mb = 0/" "$MAYFLY_CONFIG"
+	assert_no_leaks
+'
+
 test_done

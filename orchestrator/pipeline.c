@@ -345,18 +345,9 @@ static void build_in_machine(struct build *b)
 /* Forgets what an earlier attempt of the build recorded. */
 static int reset_attempt(struct mf_state *st, int64_t id)
 {
-	struct db_stmt *q;
-	int rc = 0;
-
-	for (int i = 0; i < 2 && rc >= 0; i++) {
-		if (db_prepare(st->db, &q, i ? "DELETE FROM packages WHERE build_id = ?" :
-					       "DELETE FROM phases WHERE build_id = ?") < 0)
-			return -1;
-		db_bind_int(q, 1, id);
-		rc = db_step(q);
-		db_finalize(q);
-	}
-	return rc < 0 ? -1 : 0;
+	if (db_execf(st->db, "DELETE FROM phases WHERE build_id = ?", "i", id) < 0)
+		return -1;
+	return db_execf(st->db, "DELETE FROM packages WHERE build_id = ?", "i", id);
 }
 
 static int open_build(struct build *b)

@@ -35,16 +35,18 @@ static void usage(FILE *fp)
 }
 
 /* Everything -n checks beyond the file's syntax. */
-static int check_config(const struct mf_config *cfg)
+static int check_config(const struct mf_config *cfg, int check)
 {
 	char host[256];
 	int port;
 
 	if (config_parse_listen(cfg->listen, host, sizeof(host), &port) < 0)
 		return mf_error(MF_E_USAGE, "listen: '%s' is not HOST:PORT", cfg->listen);
-	if (!cfg->token_file)
-		log_warnx("no token_file: the API will refuse every request but /healthz");
-	else if (access(cfg->token_file, R_OK) < 0)
+	if (!cfg->token_file) {
+		/* Running, the API says so when it (re)loads its tokens. */
+		if (check)
+			log_warnx("no token_file: the API will refuse every request but /healthz");
+	} else if (access(cfg->token_file, R_OK) < 0)
 		return mf_error_errno(MF_E_USAGE, "token_file '%s'", cfg->token_file);
 	return 0;
 }
@@ -150,7 +152,7 @@ int main(int argc, char **argv)
 	log_init("mayflyd", verbose);
 	config_init(&cfg);
 	if (config_load(&cfg, config_path) < 0 || config_apply_env(&cfg) < 0 ||
-	    check_config(&cfg) < 0) {
+	    check_config(&cfg, check) < 0) {
 		fprintf(stderr, "%s\n", mf_error_msg());
 		config_release(&cfg);
 		return 2;

@@ -21,94 +21,7 @@
 #include "orchestrator/state.h"
 #include "orchestrator/util.h"
 
-/* An owner that cannot be running: no process started at tick 1 as pid 999999. */
-#define DEAD_OWNER "999999:1"
-
-struct fixture {
-	char dir[64];
-	struct mf_state *st;
-};
-
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/mayfly-test-db-XXXXXX");
-	if (!mkdtemp(f->dir)) {
-		free(f);
-		return -1;
-	}
-	if (state_open(&f->st, f->dir) < 0) {
-		fprintf(stderr, "state_open: %s\n", mf_error_msg());
-		mf_rm_rf(f->dir);
-		free(f);
-		return -1;
-	}
-	mf_error_clear();
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	state_free(f->st);
-	if (mf_rm_rf(f->dir) < 0)
-		fprintf(stderr, "cannot clean up: %s\n", mf_error_msg());
-	free(f);
-	return 0;
-}
-
-static struct db *fdb(void **state)
-{
-	return ((struct fixture *)*state)->st->db;
-}
-
-/* Runs a query that yields one text (or NULL) value; caller frees. */
-static char *query_text(struct db *db, const char *sql, int64_t arg)
-{
-	struct db_stmt *st;
-	char *v = NULL;
-
-	assert_int_equal(db_prepare(db, &st, sql), 0);
-	db_bind_int(st, 1, arg);
-	assert_int_equal(db_step(st), 1);
-	if (!db_col_is_null(st, 0))
-		v = xstrdup(db_col_text(st, 0));
-	db_finalize(st);
-	return v;
-}
-
-static int64_t query_int(struct db *db, const char *sql, int64_t arg)
-{
-	struct db_stmt *st;
-	int64_t v;
-
-	assert_int_equal(db_prepare(db, &st, sql), 0);
-	db_bind_int(st, 1, arg);
-	assert_int_equal(db_step(st), 1);
-	v = db_col_int(st, 0);
-	db_finalize(st);
-	return v;
-}
-
-static void assert_query_text(struct db *db, const char *sql, int64_t arg, const char *want)
-{
-	char *got = query_text(db, sql, arg);
-
-	if (!want) {
-		if (got)
-			fail_msg("%s gave '%s', expected NULL", sql, got);
-		return;
-	}
-	if (!got)
-		fail_msg("%s gave NULL, expected '%s'", sql, want);
-	assert_string_equal(got, want);
-	free(got);
-}
+#include "state_fixture.h"
 
 static void assert_mode(const char *dir, const char *sub, int dirp, mode_t mode)
 {
@@ -529,7 +442,7 @@ static void test_builds_fail_orphans(void **state)
 	assert_query_text(db, "SELECT exit_code FROM builds WHERE id = ?", done, "1");
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, state_fixture_setup, state_fixture_teardown)
 
 int main(void)
 {

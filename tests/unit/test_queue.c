@@ -21,14 +21,9 @@
 #include "orchestrator/state.h"
 #include "orchestrator/util.h"
 
-/* An owner that cannot be running: no process started at tick 1 as pid 999999. */
-#define DEAD_OWNER "999999:1"
-#define QMAX 100
+#include "state_fixture.h"
 
-struct fixture {
-	char dir[64];
-	struct mf_state *st;
-};
+#define QMAX 100
 
 static void insert_image(struct db *db, const char *name)
 {
@@ -49,88 +44,11 @@ static void insert_image(struct db *db, const char *name)
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (!f)
+	if (state_fixture_setup(state) < 0)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/mayfly-test-queue-XXXXXX");
-	if (!mkdtemp(f->dir)) {
-		free(f);
-		return -1;
-	}
-	if (state_open(&f->st, f->dir) < 0) {
-		fprintf(stderr, "state_open: %s\n", mf_error_msg());
-		mf_rm_rf(f->dir);
-		free(f);
-		return -1;
-	}
-	insert_image(f->st->db, "tg");
-	insert_image(f->st->db, "other");
-	mf_error_clear();
-	*state = f;
+	insert_image(fdb(state), "tg");
+	insert_image(fdb(state), "other");
 	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	state_free(f->st);
-	if (mf_rm_rf(f->dir) < 0)
-		fprintf(stderr, "cannot clean up: %s\n", mf_error_msg());
-	free(f);
-	return 0;
-}
-
-static struct db *fdb(void **state)
-{
-	return ((struct fixture *)*state)->st->db;
-}
-
-/* Runs a query that yields one text (or NULL) value; caller frees. */
-static char *query_text(struct db *db, const char *sql, int64_t arg)
-{
-	struct db_stmt *st;
-	char *v = NULL;
-
-	assert_int_equal(db_prepare(db, &st, sql), 0);
-	db_bind_int(st, 1, arg);
-	if (db_step(st) != 1)
-		fail_msg("no row for %s (?1 = %lld)", sql, (long long)arg);
-	if (!db_col_is_null(st, 0))
-		v = xstrdup(db_col_text(st, 0));
-	db_finalize(st);
-	return v;
-}
-
-static int64_t query_int(struct db *db, const char *sql, int64_t arg)
-{
-	struct db_stmt *st;
-	int64_t v;
-
-	assert_int_equal(db_prepare(db, &st, sql), 0);
-	db_bind_int(st, 1, arg);
-	if (db_step(st) != 1)
-		fail_msg("no row for %s (?1 = %lld)", sql, (long long)arg);
-	v = db_col_int(st, 0);
-	db_finalize(st);
-	return v;
-}
-
-static void assert_query_text(struct db *db, const char *sql, int64_t arg, const char *want)
-{
-	char *got = query_text(db, sql, arg);
-
-	if (!want) {
-		if (got)
-			fail_msg("%s gave '%s', expected NULL", sql, got);
-		return;
-	}
-	if (!got)
-		fail_msg("%s gave NULL, expected '%s'", sql, want);
-	if (strcmp(got, want) != 0)
-		fail_msg("%s (?1 = %lld) gave '%s', expected '%s'", sql, (long long)arg, got, want);
-	free(got);
 }
 
 static void assert_query_has(struct db *db, const char *sql, int64_t arg, const char *needle)
@@ -592,7 +510,7 @@ static void test_counts(void **state)
 	assert_int_equal(running, 2);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, state_fixture_teardown)
 
 int main(void)
 {

@@ -1,0 +1,102 @@
+/*
+ * state_fixture.c - see state_fixture.h.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "orchestrator/error.h"
+#include "orchestrator/util.h"
+#include "state_fixture.h"
+
+int state_fixture_setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/mayfly-test-XXXXXX");
+	if (!mkdtemp(f->dir)) {
+		free(f);
+		return -1;
+	}
+	if (state_open(&f->st, f->dir) < 0) {
+		fprintf(stderr, "state_open: %s\n", mf_error_msg());
+		mf_rm_rf(f->dir);
+		free(f);
+		return -1;
+	}
+	mf_error_clear();
+	*state = f;
+	return 0;
+}
+
+int state_fixture_teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	state_free(f->st);
+	if (mf_rm_rf(f->dir) < 0)
+		fprintf(stderr, "cannot clean up: %s\n", mf_error_msg());
+	free(f);
+	return 0;
+}
+
+struct db *fdb(void **state)
+{
+	return ((struct fixture *)*state)->st->db;
+}
+
+/* Prepared, bound and stepped onto its first row, or the test fails. */
+static struct db_stmt *first_row(struct db *db, const char *sql, int64_t arg)
+{
+	struct db_stmt *st;
+
+	assert_int_equal(db_prepare(db, &st, sql), 0);
+	db_bind_int(st, 1, arg);
+	if (db_step(st) != 1)
+		fail_msg("no row for %s (?1 = %lld)", sql, (long long)arg);
+	return st;
+}
+
+char *query_text(struct db *db, const char *sql, int64_t arg)
+{
+	struct db_stmt *st = first_row(db, sql, arg);
+	char *v = NULL;
+
+	if (!db_col_is_null(st, 0))
+		v = xstrdup(db_col_text(st, 0));
+	db_finalize(st);
+	return v;
+}
+
+int64_t query_int(struct db *db, const char *sql, int64_t arg)
+{
+	struct db_stmt *st = first_row(db, sql, arg);
+	int64_t v = db_col_int(st, 0);
+
+	db_finalize(st);
+	return v;
+}
+
+void assert_query_text(struct db *db, const char *sql, int64_t arg, const char *want)
+{
+	char *got = query_text(db, sql, arg);
+
+	if (!want) {
+		if (got)
+			fail_msg("%s (?1 = %lld) gave '%s', expected NULL", sql, (long long)arg, got);
+		return;
+	}
+	if (!got)
+		fail_msg("%s (?1 = %lld) gave NULL, expected '%s'", sql, (long long)arg, want);
+	if (strcmp(got, want) != 0)
+		fail_msg("%s (?1 = %lld) gave '%s', expected '%s'", sql, (long long)arg, got, want);
+	free(got);
+}

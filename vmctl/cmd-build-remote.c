@@ -3,7 +3,6 @@
  * log, report the outcome (and fetch the packages with --out).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,64 +118,32 @@ static int download(struct client *c, const struct build_record *r, const char *
 	return 0;
 }
 
-int cmd_build_remote(const struct vmctl_cmd *cmd, int argc, char **argv)
+int cmd_build_remote(const struct vmctl_cmd *cmd, const struct build_args *a)
 {
-	enum { O_INPUT = 256, O_OUT, O_TIMEOUT, O_JSON, O_PRIORITY, O_NOWAIT };
-	static const struct option opts[] = {
-		{ "input", required_argument, NULL, O_INPUT },
-		{ "out", required_argument, NULL, O_OUT },
-		{ "timeout", required_argument, NULL, O_TIMEOUT },
-		{ "json", no_argument, NULL, O_JSON },
-		{ "priority", required_argument, NULL, O_PRIORITY },
-		{ "no-wait", no_argument, NULL, O_NOWAIT },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct options o = { .out = stdout };
+	struct options o = { .json = a->json, .no_wait = a->no_wait, .out_dir = a->out_dir,
+			     .out = a->json ? stderr : stdout };
 	struct wire_submission sub;
 	struct client *c = NULL;
 	struct build_record *r = NULL;
-	char **files = NULL, *body = NULL, *answer = NULL, *json = NULL, *path;
-	size_t nfiles = 0;
+	char *body = NULL, *answer = NULL, *json = NULL, *path;
 	int64_t id = 0;
-	int ch, status = 0;
+	int status = 0;
 
 	memset(&sub, 0, sizeof(sub));
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (ch) {
-		case O_INPUT:
-			files = xrealloc(files, (nfiles + 1) * sizeof(char *));
-			files[nfiles++] = optarg;
-			break;
-		case O_OUT: o.out_dir = optarg; break;
-		case O_TIMEOUT:
-			if (vmctl_parse_int(cmd, "--timeout", optarg, 1, 7 * 86400, &sub.timeout) < 0)
-				goto usage;
-			break;
-		case O_PRIORITY:
-			if (vmctl_parse_int(cmd, "--priority", optarg, -WIRE_PRIORITY_MAX,
-					    WIRE_PRIORITY_MAX, &sub.priority) < 0)
-				goto usage;
-			break;
-		case O_JSON: o.json = 1; o.out = stderr; break;
-		case O_NOWAIT: o.no_wait = 1; break;
-		default: vmctl_usage(cmd, "unknown option"); goto usage;
-		}
-	}
-	if (argc - optind < 2) {
-		vmctl_usage(cmd, "expected an image and at least one recipe");
-		goto usage;
-	}
-	sub.image = xstrdup(argv[optind]);
-	sub.recipes = xcalloc((size_t)(argc - optind), sizeof(char *));
-	for (int i = optind + 1; i < argc; i++) {
-		if (recipe_name_check(argv[i]) < 0) {
+	sub.timeout = a->timeout;
+	if (a->priority && vmctl_parse_int(cmd, "--priority", a->priority, -WIRE_PRIORITY_MAX,
+					   WIRE_PRIORITY_MAX, &sub.priority) < 0)
+		return 2;
+	sub.image = xstrdup(a->image);
+	sub.recipes = xcalloc(a->nrecipes + 1, sizeof(char *));
+	for (size_t i = 0; i < a->nrecipes; i++) {
+		if (recipe_name_check(a->recipes[i]) < 0) {
 			status = vmctl_fail();
 			goto out;
 		}
-		sub.recipes[sub.nrecipes++] = xstrdup(argv[i]);
+		sub.recipes[sub.nrecipes++] = xstrdup(a->recipes[i]);
 	}
-	if (read_inputs(&sub, files, nfiles) < 0 || vmctl_client(&c) < 0) {
+	if (read_inputs(&sub, a->inputs, a->ninputs) < 0 || vmctl_client(&c) < 0) {
 		status = vmctl_fail();
 		goto out;
 	}
@@ -221,12 +188,7 @@ out:
 	free(json);
 	free(answer);
 	free(body);
-	free(files);
 	wire_submission_release(&sub);
 	client_close(c);
 	return status;
-usage:
-	free(files);
-	wire_submission_release(&sub);
-	return 2;
 }

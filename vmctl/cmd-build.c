@@ -69,7 +69,9 @@ static void summary(const struct build_result *r)
 		fprintf(stderr, "    console: %s\n", r->console_path);
 }
 
-int cmd_build(const struct vmctl_cmd *cmd, int argc, char **argv)
+/* Both ways of building take the same options; 2 (after a message) on bad usage. */
+static int parse_args(const struct vmctl_cmd *cmd, int argc, char **argv, struct build_args *a,
+		      int *help_out)
 {
 	enum { O_INPUT = 256, O_OUT, O_TIMEOUT, O_JSON, O_PRIORITY, O_NOWAIT };
 	static const struct option opts[] = {
@@ -82,65 +84,72 @@ int cmd_build(const struct vmctl_cmd *cmd, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case O_INPUT:
+			a->inputs = xrealloc(a->inputs, (a->ninputs + 2) * sizeof(char *));
+			a->inputs[a->ninputs++] = optarg;
+			a->inputs[a->ninputs] = NULL;
+			break;
+		case O_OUT: a->out_dir = optarg; break;
+		case O_TIMEOUT:
+			if (vmctl_parse_int(cmd, "--timeout", optarg, 1, 7 * 86400, &a->timeout) < 0)
+				return 2;
+			break;
+		case O_JSON: a->json = 1; break;
+		case O_PRIORITY: a->priority = optarg; break;
+		case O_NOWAIT: a->no_wait = 1; break;
+		case 'h': *help_out = 1; return 0;
+		default: return vmctl_usage(cmd, "unknown option");
+		}
+	}
+	if (argc - optind < 2)
+		return vmctl_usage(cmd, "expected an image and at least one recipe");
+	a->image = argv[optind];
+	a->recipes = argv + optind + 1;
+	a->nrecipes = (size_t)(argc - optind - 1);
+	return 0;
+}
+
+int cmd_build(const struct vmctl_cmd *cmd, int argc, char **argv)
+{
+	struct build_args a = { 0 };
 	struct build_request req = { .cancel = &vmctl_cancel };
 	struct build_result res;
 	struct ui ui = { .out = stdout };
 	struct build_events ev = { on_started, on_phase, on_output, &ui };
 	struct mf_ctx *ctx = NULL;
-	char **inputs = NULL;
-	size_t ninputs = 0;
-	int c, status;
+	int help_asked = 0, status;
 
 	memset(&res, 0, sizeof(res));
+	status = parse_args(cmd, argc, argv, &a, &help_asked);
+	if (status != 0 || help_asked) {
+		free(a.inputs);
+		return help_asked ? vmctl_help(cmd, help) : status;
+	}
 	if (vmctl_url()) {
-		for (int i = 1; i < argc; i++)
-			if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
-				return vmctl_help(cmd, help);
-		return cmd_build_remote(cmd, argc, argv);
+		status = cmd_build_remote(cmd, &a);
+		free(a.inputs);
+		return status;
 	}
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case O_INPUT:
-			inputs = xrealloc(inputs, (ninputs + 2) * sizeof(char *));
-			inputs[ninputs++] = optarg;
-			inputs[ninputs] = NULL;
-			break;
-		case O_OUT:
-			req.out_dir = optarg;
-			break;
-		case O_TIMEOUT:
-			if (vmctl_parse_int(cmd, "--timeout", optarg, 1, 7 * 86400,
-					    &req.timeout_s) < 0) {
-				free(inputs);
-				return 2;
-			}
-			break;
-		case O_JSON:
-			ui.json = 1;
-			ui.out = stderr;
-			break;
-		case O_PRIORITY:
-		case O_NOWAIT:
-			free(inputs);
-			return vmctl_usage(cmd, "--priority and --no-wait are for mayflyd's queue: "
-					   "give --url (or MAYFLY_URL)");
-		case 'h':
-			free(inputs);
-			return vmctl_help(cmd, help);
-		default:
-			free(inputs);
-			return vmctl_usage(cmd, "unknown option");
-		}
+	if (a.priority || a.no_wait) {
+		free(a.inputs);
+		return vmctl_usage(cmd, "--priority and --no-wait are for mayflyd's queue: "
+				   "give --url (or MAYFLY_URL)");
 	}
-	if (argc - optind < 2) {
-		free(inputs);
-		return vmctl_usage(cmd, "expected an image and at least one recipe");
+	if (a.json) {
+		ui.json = 1;
+		ui.out = stderr;
 	}
-	req.image = argv[optind];
-	req.recipes = argv + optind + 1;
-	req.nrecipes = (size_t)(argc - optind - 1);
-	req.inputs = inputs;
-	req.ninputs = ninputs;
+	req.image = a.image;
+	req.recipes = a.recipes;
+	req.nrecipes = a.nrecipes;
+	req.inputs = a.inputs;
+	req.ninputs = a.ninputs;
+	req.out_dir = a.out_dir;
+	req.timeout_s = a.timeout;
 
 	if (vmctl_open(&ctx) < 0 || pipeline_run(ctx, &req, &ev, &res) < 0) {
 		status = vmctl_fail();
@@ -156,6 +165,6 @@ int cmd_build(const struct vmctl_cmd *cmd, int argc, char **argv)
 out:
 	build_result_release(&res);
 	ctx_free(ctx);
-	free(inputs);
+	free(a.inputs);
 	return status;
 }

@@ -56,7 +56,19 @@ int vmctl_parse_id(const struct vmctl_cmd *cmd, const char *s, long long *id);
 void vmctl_progress(const char *step, int64_t ms);
 
 int cmd_build(const struct vmctl_cmd *cmd, int argc, char **argv);
-int cmd_build_remote(const struct vmctl_cmd *cmd, int argc, char **argv);
+/* vmctl build's arguments, parsed once for both ways of building. */
+struct build_args {
+	const char *image;
+	char **recipes;
+	size_t nrecipes;
+	char **inputs; /* NULL-terminated */
+	size_t ninputs;
+	const char *out_dir;
+	const char *priority; /* as given; mayflyd's queue only */
+	int timeout, json, no_wait;
+};
+/* vmctl build with --url: submit to mayflyd, follow, report, fetch. */
+int cmd_build_remote(const struct vmctl_cmd *cmd, const struct build_args *a);
 int cmd_status(const struct vmctl_cmd *cmd, int argc, char **argv);
 int cmd_cancel(const struct vmctl_cmd *cmd, int argc, char **argv);
 int cmd_logs(const struct vmctl_cmd *cmd, int argc, char **argv);

@@ -218,6 +218,20 @@ static int disk_low(struct scheduler *s)
 	return (uint64_t)v.f_bavail * v.f_frsize / (1024 * 1024) < (uint64_t)s->cfg.disk_reserve_mb;
 }
 
+/* Looks at the pool's free disk and says so when that changes. Call unlocked. */
+static void update_disk_low(struct scheduler *s)
+{
+	int low = disk_low(s);
+
+	pthread_mutex_lock(&s->lock);
+	if (low != s->disk_low)
+		log_warnx(low ? "less than %d MiB free for the pool: no new machines start" :
+				"the pool has %d MiB free again: machines start",
+			  s->cfg.disk_reserve_mb);
+	s->disk_low = low;
+	pthread_mutex_unlock(&s->lock);
+}
+
 /* Forwards cancel requests to workers; watches the pool's free disk. */
 static void *monitor_main(void *arg)
 {
@@ -225,8 +239,6 @@ static void *monitor_main(void *arg)
 
 	pthread_mutex_lock(&s->lock);
 	while (!s->stopping) {
-		int low;
-
 		for (int i = 0; i < s->nworkers; i++) {
 			struct worker *w = &s->workers[i];
 			int64_t id = w->current;
@@ -241,13 +253,8 @@ static void *monitor_main(void *arg)
 			}
 		}
 		pthread_mutex_unlock(&s->lock);
-		low = disk_low(s);
+		update_disk_low(s);
 		pthread_mutex_lock(&s->lock);
-		if (low != s->disk_low)
-			log_warnx(low ? "less than %d MiB free for the pool: no new machines start" :
-					"the pool has %d MiB free again: machines start",
-				  s->cfg.disk_reserve_mb);
-		s->disk_low = low;
 		if (!s->stopping)
 			timed_wait(s, MONITOR_INTERVAL_MS);
 	}
@@ -287,10 +294,7 @@ int scheduler_start(struct scheduler **out, const struct mf_config *cfg)
 		if (open_ctx(cfg, &w->ctx) < 0)
 			goto fail;
 	}
-	s->disk_low = disk_low(s);
-	if (s->disk_low)
-		log_warnx("less than %d MiB free for the pool: no new machines start",
-			  cfg->disk_reserve_mb);
+	update_disk_low(s); /* before any worker claims a build */
 	if (pthread_create(&s->monitor, NULL, monitor_main, s) != 0) {
 		mf_error(MF_E_INFRA, "cannot start the scheduler's monitor thread");
 		goto fail;

@@ -12,19 +12,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "orchestrator/ctx.h"
-#include "orchestrator/db.h"
-#include "orchestrator/disk.h"
-#include "orchestrator/error.h"
-#include "orchestrator/guest.h"
-#include "orchestrator/ledger.h"
-#include "orchestrator/log.h"
-#include "orchestrator/machine.h"
-#include "orchestrator/crypto.h"
-#include "orchestrator/state.h"
-#include "orchestrator/template.h"
-#include "orchestrator/util.h"
-#include "orchestrator/vm.h"
+#include "machine/ctx.h"
+#include "store/db.h"
+#include "machine/disk.h"
+#include "common/error.h"
+#include "machine/guest.h"
+#include "store/ledger.h"
+#include "common/log.h"
+#include "machine/machine.h"
+#include "common/crypto.h"
+#include "store/state.h"
+#include "common/template.h"
+#include "common/util.h"
+#include "machine/vm.h"
 
 struct add {
 	struct mf_ctx *ctx;

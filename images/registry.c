@@ -6,14 +6,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "orchestrator/ctx.h"
-#include "orchestrator/db.h"
-#include "orchestrator/error.h"
-#include "orchestrator/log.h"
-#include "orchestrator/state.h"
-#include "orchestrator/strbuf.h"
-#include "orchestrator/util.h"
-#include "orchestrator/vm.h"
+#include "machine/ctx.h"
+#include "store/db.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "store/state.h"
+#include "common/strbuf.h"
+#include "common/util.h"
+#include "machine/vm.h"
 
 /* The columns an image is made of (registry_insert writes these)... */
 #define IMAGE_COLUMNS \

@@ -14,7 +14,7 @@
 #include <signal.h>
 #include <stdint.h>
 
-#include "orchestrator/domxml.h"
+#include "machine/domxml.h"
 
 struct mf_ctx;
 

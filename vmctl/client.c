@@ -8,10 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "orchestrator/error.h"
-#include "orchestrator/strbuf.h"
-#include "orchestrator/util.h"
-#include "orchestrator/wire.h"
+#include "common/error.h"
+#include "common/strbuf.h"
+#include "common/util.h"
+#include "json/wire.h"
 
 struct client {
 	CURL *curl;

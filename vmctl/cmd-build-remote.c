@@ -9,11 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "orchestrator/builds.h"
-#include "orchestrator/crypto.h"
-#include "orchestrator/template.h"
-#include "orchestrator/util.h"
-#include "orchestrator/wire.h"
+#include "store/builds.h"
+#include "common/crypto.h"
+#include "common/template.h"
+#include "common/util.h"
+#include "json/wire.h"
 #include "vmctl/client.h"
 #include "vmctl/vmctl.h"
 

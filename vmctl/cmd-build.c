@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "orchestrator/ctx.h"
-#include "orchestrator/pipeline.h"
-#include "orchestrator/report.h"
-#include "orchestrator/util.h"
+#include "machine/ctx.h"
+#include "build/pipeline.h"
+#include "json/report.h"
+#include "common/util.h"
 #include "vmctl/vmctl.h"
 
 static const char help[] =

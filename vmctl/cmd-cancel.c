@@ -4,11 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "orchestrator/builds.h"
-#include "orchestrator/ctx.h"
-#include "orchestrator/queue.h"
-#include "orchestrator/state.h"
-#include "orchestrator/util.h"
+#include "store/builds.h"
+#include "machine/ctx.h"
+#include "store/queue.h"
+#include "store/state.h"
+#include "common/util.h"
 #include "vmctl/client.h"
 #include "vmctl/vmctl.h"
 

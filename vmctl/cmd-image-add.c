@@ -4,9 +4,9 @@
 #include <stdlib.h>
 
 #include "images/registry.h"
-#include "orchestrator/ctx.h"
-#include "orchestrator/guest.h"
-#include "orchestrator/report.h"
+#include "machine/ctx.h"
+#include "machine/guest.h"
+#include "json/report.h"
 #include "vmctl/vmctl.h"
 
 static const char help[] =

@@ -4,10 +4,10 @@
 #include <stdlib.h>
 
 #include "images/registry.h"
-#include "orchestrator/ctx.h"
-#include "orchestrator/guest.h"
-#include "orchestrator/report.h"
-#include "orchestrator/util.h"
+#include "machine/ctx.h"
+#include "machine/guest.h"
+#include "json/report.h"
+#include "common/util.h"
 #include "vmctl/vmctl.h"
 
 static const struct option json_opts[] = {

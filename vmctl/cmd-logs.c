@@ -7,10 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "orchestrator/builds.h"
-#include "orchestrator/ctx.h"
-#include "orchestrator/state.h"
-#include "orchestrator/util.h"
+#include "store/builds.h"
+#include "machine/ctx.h"
+#include "store/state.h"
+#include "common/util.h"
 #include "vmctl/client.h"
 #include "vmctl/vmctl.h"
 

@@ -4,13 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "orchestrator/builds.h"
-#include "orchestrator/ctx.h"
-#include "orchestrator/report.h"
-#include "orchestrator/state.h"
-#include "orchestrator/strbuf.h"
-#include "orchestrator/util.h"
-#include "orchestrator/wire.h"
+#include "store/builds.h"
+#include "machine/ctx.h"
+#include "json/report.h"
+#include "store/state.h"
+#include "common/strbuf.h"
+#include "common/util.h"
+#include "json/wire.h"
 #include "vmctl/client.h"
 #include "vmctl/vmctl.h"
 

@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "orchestrator/builds.h"
-#include "orchestrator/util.h"
+#include "store/builds.h"
+#include "common/util.h"
 #include "vmctl/vmctl.h"
 
 int vmctl_status_exit(const char *status)

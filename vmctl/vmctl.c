@@ -11,10 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "orchestrator/config.h"
-#include "orchestrator/ctx.h"
-#include "orchestrator/log.h"
-#include "orchestrator/util.h"
+#include "common/config.h"
+#include "machine/ctx.h"
+#include "common/log.h"
+#include "common/util.h"
 #include "vmctl/client.h"
 
 volatile sig_atomic_t vmctl_cancel;

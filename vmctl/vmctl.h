@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <stdint.h>
 
-#include "orchestrator/error.h"
+#include "common/error.h"
 
 struct mf_ctx;
 

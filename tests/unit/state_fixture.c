@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "orchestrator/error.h"
-#include "orchestrator/util.h"
+#include "common/error.h"
+#include "common/util.h"
 #include "state_fixture.h"
 
 int state_fixture_setup(void **state)

@@ -8,8 +8,8 @@
 
 #include <stdint.h>
 
-#include "orchestrator/db.h"
-#include "orchestrator/state.h"
+#include "store/db.h"
+#include "store/state.h"
 
 /* An owner that cannot be running: no process started at tick 1 as pid 999999. */
 #define DEAD_OWNER "999999:1"

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "orchestrator/config.h"
-#include "orchestrator/error.h"
+#include "common/config.h"
+#include "common/error.h"
 
 static int setup_cfg(void **state)
 {

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "orchestrator/crypto.h"
-#include "orchestrator/error.h"
+#include "common/crypto.h"
+#include "common/error.h"
 
 #define SHA256_EMPTY "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define SHA256_ABC "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

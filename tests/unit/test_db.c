@@ -14,12 +14,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "orchestrator/builds.h"
-#include "orchestrator/db.h"
-#include "orchestrator/error.h"
-#include "orchestrator/ledger.h"
-#include "orchestrator/state.h"
-#include "orchestrator/util.h"
+#include "store/builds.h"
+#include "store/db.h"
+#include "common/error.h"
+#include "store/ledger.h"
+#include "store/state.h"
+#include "common/util.h"
 
 #include "state_fixture.h"
 

@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "orchestrator/domxml.h"
-#include "orchestrator/strbuf.h"
+#include "machine/domxml.h"
+#include "common/strbuf.h"
 
 #ifdef HAVE_LIBXML2
 #include <libxml/parser.h>

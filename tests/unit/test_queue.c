@@ -13,13 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "orchestrator/builds.h"
-#include "orchestrator/db.h"
-#include "orchestrator/error.h"
-#include "orchestrator/ledger.h"
-#include "orchestrator/queue.h"
-#include "orchestrator/state.h"
-#include "orchestrator/util.h"
+#include "store/builds.h"
+#include "store/db.h"
+#include "common/error.h"
+#include "store/ledger.h"
+#include "store/queue.h"
+#include "store/state.h"
+#include "common/util.h"
 
 #include "state_fixture.h"
 

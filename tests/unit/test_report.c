@@ -11,9 +11,9 @@
 #include <string.h>
 
 #include "images/registry.h"
-#include "orchestrator/pipeline.h"
-#include "orchestrator/report.h"
-#include "orchestrator/util.h"
+#include "build/pipeline.h"
+#include "json/report.h"
+#include "common/util.h"
 
 /* Generated with: ssh-keygen -t ed25519 -C mayfly-test; ssh-keygen -lf. */
 #define TEST_KEY_B64 "AAAAC3NzaC1lZDI1NTE5AAAAIJPUUGOY4GhMF1ko3UKGi29PHOnCHoNGrYL3Vg2n658C"

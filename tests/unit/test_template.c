@@ -10,9 +10,9 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "orchestrator/error.h"
-#include "orchestrator/strbuf.h"
-#include "orchestrator/template.h"
+#include "common/error.h"
+#include "common/strbuf.h"
+#include "common/template.h"
 
 /* Asserts that the last error is MF_E_USAGE and its message holds needle. */
 static void assert_usage_error(const char *needle)

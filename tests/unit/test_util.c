@@ -16,10 +16,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "orchestrator/error.h"
-#include "orchestrator/crypto.h"
-#include "orchestrator/strbuf.h"
-#include "orchestrator/util.h"
+#include "common/error.h"
+#include "common/crypto.h"
+#include "common/strbuf.h"
+#include "common/util.h"
 
 #define SHA_ABC "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 #define SHA_EMPTY "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

@@ -13,12 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "orchestrator/builds.h"
-#include "orchestrator/error.h"
-#include "orchestrator/report.h"
-#include "orchestrator/strbuf.h"
-#include "orchestrator/util.h"
-#include "orchestrator/wire.h"
+#include "store/builds.h"
+#include "common/error.h"
+#include "json/report.h"
+#include "common/strbuf.h"
+#include "common/util.h"
+#include "json/wire.h"
 
 #define SHA_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define SHA_B "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"

@@ -1,0 +1,125 @@
+/* crypto.c - see crypto.h. */
+#include "common/crypto.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "common/error.h"
+
+struct sha256 {
+	EVP_MD_CTX *ctx;
+};
+
+struct sha256 *sha256_new(void)
+{
+	struct sha256 *h = malloc(sizeof(*h));
+
+	if (!h || !(h->ctx = EVP_MD_CTX_new()) ||
+	    EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1) {
+		fputs("mayfly: cannot initialise SHA-256\n", stderr);
+		abort();
+	}
+	return h;
+}
+
+void sha256_update(struct sha256 *h, const void *data, size_t len)
+{
+	EVP_DigestUpdate(h->ctx, data, len);
+}
+
+void sha256_finish(struct sha256 *h, char out[SHA256_HEX_LEN])
+{
+	unsigned char md[32];
+	unsigned int n = 0;
+
+	EVP_DigestFinal_ex(h->ctx, md, &n);
+	for (unsigned int i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	out[2 * n] = '\0';
+	EVP_MD_CTX_free(h->ctx);
+	free(h);
+}
+
+int sha256_file(const char *path, char out[SHA256_HEX_LEN], uint64_t *size)
+{
+	static __thread unsigned char buf[1 << 16];
+	struct sha256 *h;
+	uint64_t total = 0;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return mf_error_errno(MF_E_USAGE, "cannot open '%s'", path);
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	h = sha256_new();
+	for (;;) {
+		ssize_t r = read(fd, buf, sizeof(buf));
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			mf_error_errno(MF_E_USAGE, "cannot read '%s'", path);
+			sha256_finish(h, out);
+			close(fd);
+			return -1;
+		}
+		if (r == 0)
+			break;
+		sha256_update(h, buf, (size_t)r);
+		total += (uint64_t)r;
+	}
+	close(fd);
+	sha256_finish(h, out);
+	if (size)
+		*size = total;
+	return 0;
+}
+
+int base64_decode(const char *in, size_t inlen, unsigned char **out, size_t *outlen)
+{
+	unsigned char *buf;
+	size_t pad = 0;
+	int n;
+
+	*out = NULL;
+	*outlen = 0;
+	if (inlen % 4 != 0 || inlen > (size_t)1 << 30)
+		return mf_error(MF_E_USAGE, "not base64 (length %zu is not a multiple of 4)", inlen);
+	for (size_t i = 0; i < inlen; i++) {
+		char c = in[i];
+		int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+			 c == '+' || c == '/' || (c == '=' && i >= inlen - 2);
+		if (!ok || (pad && c != '='))
+			return mf_error(MF_E_USAGE, "not base64 (character %zu)", i + 1);
+		if (c == '=')
+			pad++;
+	}
+	buf = malloc(inlen / 4 * 3 + 1);
+	if (!buf) {
+		fputs("mayfly: out of memory\n", stderr);
+		abort();
+	}
+	n = EVP_DecodeBlock(buf, (const unsigned char *)in, (int)inlen);
+	if (n < 0) {
+		free(buf);
+		return mf_error(MF_E_USAGE, "not base64");
+	}
+	*out = buf;
+	*outlen = (size_t)n - pad; /* EVP_DecodeBlock counts the padding as data */
+	return 0;
+}
+
+char *base64_encode(const unsigned char *in, size_t len)
+{
+	char *out = malloc(4 * ((len + 2) / 3) + 1);
+
+	if (!out) {
+		fputs("mayfly: out of memory\n", stderr);
+		abort();
+	}
+	EVP_EncodeBlock((unsigned char *)out, in, (int)len);
+	return out;
+}

@@ -1,0 +1,47 @@
+/*
+ * template.h - the build command template, shell quoting and the names
+ * that are allowed to reach a shell.
+ *
+ * A template is a shell command with placeholders:
+ *	{recipes}	the recipe names, each shell-quoted, space-separated
+ *	{packages_dir}	the image's packages directory, shell-quoted
+ * "{{" and "}}" stand for literal braces; "${...}" is left to the shell.
+ * Any other "{word}" is an error, so a typo never reaches the guest.
+ */
+#ifndef MAYFLY_TEMPLATE_H
+#define MAYFLY_TEMPLATE_H
+
+#include <stddef.h>
+
+#include "common/strbuf.h"
+
+#define RECIPE_NAME_MAX 128
+#define IMAGE_NAME_MAX 64
+
+/* Recipe names: a letter or digit, then letters, digits, '_', '.', '+', '-'. */
+int recipe_name_check(const char *name);
+/* Image names: a letter or digit, then letters, digits, '_', '.', '-'. */
+int image_name_check(const char *name);
+
+/*
+ * Names of input files as they will appear in the guest's packages dir:
+ * a letter or digit, then letters, digits, '_', '.', '+', '-'.
+ */
+int input_name_check(const char *name);
+
+/* Appends s to sb as one single-quoted shell word. */
+void shell_quote(struct strbuf *sb, const char *s);
+
+/* Checks a template's syntax and placeholders (MF_E_USAGE on error). */
+int template_check(const char *tmpl);
+
+struct template_vars {
+	char *const *recipes;
+	size_t nrecipes;
+	const char *packages_dir;
+};
+
+/* Expands a template; every recipe is checked and quoted. */
+int template_expand(struct strbuf *out, const char *tmpl, const struct template_vars *vars);
+
+#endif

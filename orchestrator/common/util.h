@@ -1,0 +1,62 @@
+/*
+ * util.h - small helpers used everywhere: allocation that never returns
+ * NULL (out of memory aborts, as in git and tmux), clocks, files.
+ */
+#ifndef MAYFLY_UTIL_H
+#define MAYFLY_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/error.h"
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+/* NULL stays NULL. */
+char *xstrdup_or_null(const char *s);
+char *xasprintf(const char *fmt, ...) MF_PRINTF(1, 2);
+/* Frees *p and sets it to NULL. */
+void mf_freep(void *p);
+/* Frees a NULL-terminated array of strings and the array. */
+void mf_strv_free(char **v);
+size_t mf_strv_len(char *const *v);
+
+/* Milliseconds on the monotonic clock. */
+int64_t mf_now_ms(void);
+/* Seconds since the epoch, and the same as an RFC 3339 UTC string. */
+int64_t mf_wall_seconds(void);
+void mf_rfc3339(int64_t t, char out[32]);
+
+/* mkdir -p with the given mode for the directories it creates. */
+int mf_mkdir_p(const char *path, mode_t mode);
+/* Reads a whole file (at most max bytes) into a NUL-terminated buffer. */
+int mf_read_file(const char *path, size_t max, char **out, size_t *len);
+/* Writes data to path via a temporary file and rename(2). */
+int mf_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* Copies a file (used to keep SSH keys inside the state directory). */
+int mf_copy_file(const char *src, const char *dst, mode_t mode);
+/* Absolute, symlink-free path; caller frees. */
+char *mf_realpath(const char *path);
+/* Removes a directory tree; missing is fine. */
+int mf_rm_rf(const char *path);
+
+/*
+ * Checks that a user other than root (QEMU runs as libvirt-qemu) can reach
+ * the directory: every component must be searchable by others.
+ */
+int mf_check_reachable(const char *dir);
+
+/* "1.2 s", "38 ms" */
+void mf_format_duration(int64_t ms, char out[32]);
+/* "41 B", "2.0 MiB" */
+void mf_format_size(uint64_t bytes, char out[32]);
+
+/* Process identity that survives pid reuse: "PID:STARTTIME". */
+char *mf_process_identity(pid_t pid);
+/* Whether the process named by an identity string still runs. */
+int mf_process_alive(const char *identity);
+
+#endif

@@ -1,0 +1,627 @@
+/* api.c - mayflyd's routes. See api.h. */
+#include "daemon/api.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "images/registry.h"
+#include "store/builds.h"
+#include "common/config.h"
+#include "common/crypto.h"
+#include "machine/ctx.h"
+#include "store/db.h"
+#include "common/error.h"
+#include "daemon/http.h"
+#include "common/log.h"
+#include "store/queue.h"
+#include "json/report.h"
+#include "daemon/scheduler.h"
+#include "store/state.h"
+#include "common/strbuf.h"
+#include "common/util.h"
+#include "json/wire.h"
+
+#define JSON "application/json"
+#define FOLLOW_POLL_US 200000
+
+struct api {
+	struct mf_config cfg;
+	struct scheduler *sched;
+	struct http_server *http;
+	pthread_key_t ctx_key;		/* each connection thread's own state */
+	pthread_mutex_t tokens_lock;
+	char **tokens;			/* NULL-terminated */
+	volatile int accepting;
+};
+
+static void free_thread_ctx(void *p)
+{
+	ctx_free(p);
+}
+
+/* This thread's context (database connection), opened on first use. */
+static struct mf_ctx *thread_ctx(struct api *a)
+{
+	struct mf_ctx *ctx = pthread_getspecific(a->ctx_key);
+	struct mf_config copy;
+
+	if (ctx)
+		return ctx;
+	config_copy(&copy, &a->cfg);
+	if (ctx_open(&ctx, &copy) < 0) {
+		config_release(&copy);
+		return NULL;
+	}
+	pthread_setspecific(a->ctx_key, ctx);
+	return ctx;
+}
+
+static struct http_response *error_response(int status, const char *msg, const char *field)
+{
+	char *json = report_error_json(msg, field);
+	struct http_response *r = http_respond(status, JSON, json);
+
+	free(json);
+	return r;
+}
+
+/* The current Mayfly error as an HTTP error, by its class. */
+static struct http_response *fail(const char *field)
+{
+	int status;
+
+	switch (mf_error_class()) {
+	case MF_E_USAGE:
+		status = 400;
+		break;
+	case MF_E_CONFLICT:
+		status = 409;
+		break;
+	default:
+		status = 500;
+		break;
+	}
+	if (status == 500)
+		log_warnx("api: %s", mf_error_msg());
+	return error_response(status, mf_error_msg(), field);
+}
+
+static struct http_response *json_response(int status, char *json)
+{
+	struct http_response *r = http_respond(status, JSON, json);
+
+	free(json);
+	return r;
+}
+
+/* --- tokens */
+
+int api_reload_tokens(struct api *a)
+{
+	char **v = xcalloc(1, sizeof(char *)), *text = NULL, *save = NULL;
+	size_t n = 0;
+	struct stat st;
+
+	if (a->cfg.token_file) {
+		if (mf_read_file(a->cfg.token_file, 1 << 20, &text, NULL) < 0) {
+			free(v);
+			return mf_error_wrap("token_file");
+		}
+		if (stat(a->cfg.token_file, &st) == 0 && (st.st_mode & 077))
+			log_warnx("%s can be read by other users (mode %03o); chmod 600 it",
+				  a->cfg.token_file, (unsigned)(st.st_mode & 0777));
+		for (char *line = strtok_r(text, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save)) {
+			line[strcspn(line, "\r")] = '\0';
+			while (*line == ' ' || *line == '\t')
+				line++;
+			if (!*line || *line == '#')
+				continue;
+			v = xrealloc(v, (n + 2) * sizeof(char *));
+			v[n++] = xstrdup(line);
+			v[n] = NULL;
+		}
+		free(text);
+	}
+	pthread_mutex_lock(&a->tokens_lock);
+	mf_strv_free(a->tokens);
+	a->tokens = v;
+	pthread_mutex_unlock(&a->tokens_lock);
+	if (n == 0)
+		log_warnx("no API token is configured (token_file): every request but /healthz "
+			  "will be refused");
+	else
+		log_info("%zu API token%s loaded", n, n == 1 ? "" : "s");
+	return 0;
+}
+
+/* Compares without leaking where the first difference is. */
+static int same(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned char d = la != lb;
+
+	for (size_t i = 0; i < la; i++)
+		d |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
+	return d == 0;
+}
+
+/* Checks the bearer token; *who gets "token:HASHPREFIX" (caller frees). */
+static int authorized(struct api *a, const struct http_request *req, char **who)
+{
+	const char *h = http_header(req, "Authorization");
+	int ok = 0;
+
+	*who = NULL;
+	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+		return 0;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	pthread_mutex_lock(&a->tokens_lock);
+	for (char **t = a->tokens; t && *t; t++)
+		ok |= same(h, *t);
+	pthread_mutex_unlock(&a->tokens_lock);
+	if (ok) {
+		struct sha256 *s = sha256_new();
+		char hex[SHA256_HEX_LEN];
+		sha256_update(s, h, strlen(h));
+		sha256_finish(s, hex);
+		*who = xasprintf("token:%.8s", hex);
+	}
+	return ok;
+}
+
+/* --- handlers */
+
+static struct http_response *health(struct api *a)
+{
+	struct mf_ctx *ctx = thread_ctx(a);
+	int queued = 0, running = 0;
+
+	if (!ctx || queue_counts(ctx->state->db, &queued, &running) < 0)
+		return fail(NULL);
+	return json_response(a->accepting ? 200 : 503,
+			     report_health_json(a->accepting, scheduler_running(a->sched),
+						queued, a->cfg.max_vms,
+						scheduler_disk_low(a->sched)));
+}
+
+static int write_inputs(struct mf_ctx *ctx, int64_t id, const struct wire_submission *s,
+			char **names)
+{
+	struct strbuf list = STRBUF_INIT;
+	char *dir = xasprintf("%s/%lld/inputs", ctx->state->builds_dir, (long long)id);
+	int ret = -1;
+
+	if (s->ninputs && mf_mkdir_p(dir, 0755) < 0)
+		goto out;
+	for (size_t i = 0; i < s->ninputs; i++) {
+		char *path = xasprintf("%s/%s", dir, s->inputs[i].name);
+		int rc = mf_write_file_atomic(path, s->inputs[i].data, s->inputs[i].len, 0644);
+		free(path);
+		if (rc < 0)
+			goto out;
+		strbuf_addf(&list, "%s%s", i ? " " : "", s->inputs[i].name);
+	}
+	*names = strbuf_detach(&list);
+	ret = 0;
+out:
+	strbuf_release(&list);
+	free(dir);
+	return ret;
+}
+
+static struct http_response *submit(struct api *a, const struct http_request *req,
+				    const char *who)
+{
+	struct mf_ctx *ctx = thread_ctx(a);
+	struct wire_submission sub;
+	struct image *img = NULL;
+	struct http_response *resp;
+	char *field = NULL, *names = NULL;
+	int64_t id;
+	int rc;
+
+	if (!a->accepting)
+		return error_response(503, "mayflyd is shutting down; submit again later", NULL);
+	if (!ctx)
+		return fail(NULL);
+	if (wire_parse_submission(req->body ? req->body : "", req->body_len, &sub, &field) < 0) {
+		resp = fail(field);
+		free(field);
+		return resp;
+	}
+	if (registry_get(ctx, sub.image, &img) < 0 || registry_check_usable(img) < 0) {
+		resp = fail("image");
+		goto out;
+	}
+	struct queue_request qr = {
+		.image = sub.image,
+		.recipes = sub.recipes,
+		.nrecipes = sub.nrecipes,
+		.priority = sub.priority,
+		.timeout = sub.timeout,
+		.requested_by = who,
+	};
+	rc = queue_submit(ctx->state->db, &qr, a->cfg.queue_max, &id);
+	if (rc < 0) {
+		resp = fail(NULL);
+		goto out;
+	}
+	if (rc > 0) {
+		char msg[128];
+		snprintf(msg, sizeof(msg), "the queue is full (%d builds waiting); try again later",
+			 a->cfg.queue_max);
+		resp = error_response(429, msg, NULL);
+		http_response_header(resp, "Retry-After", "30");
+		goto out;
+	}
+	if (write_inputs(ctx, id, &sub, &names) < 0 ||
+	    queue_commit(ctx->state->db, id, names) < 0) {
+		char *msg = xstrdup(mf_error_msg());
+		builds_finish(ctx->state->db, id, BUILD_INFRA_ERROR, -1, msg);
+		mf_error(MF_E_INFRA, "build %lld: %s", (long long)id, msg);
+		free(msg);
+		resp = fail(NULL);
+		goto out;
+	}
+	scheduler_wake(a->sched);
+	log_info("build %lld queued by %s: image %s, %zu recipe%s, %zu input%s, priority %d",
+		 (long long)id, who, sub.image, sub.nrecipes, sub.nrecipes == 1 ? "" : "s",
+		 sub.ninputs, sub.ninputs == 1 ? "" : "s", sub.priority);
+	char url[64], *body;
+	snprintf(url, sizeof(url), "/api/v1/builds/%lld", (long long)id);
+	body = xasprintf("{\"id\": %lld, \"status\": \"queued\", \"url\": \"%s\"}\n",
+			 (long long)id, url);
+	resp = json_response(202, body);
+	http_response_header(resp, "Location", url);
+out:
+	free(names);
+	image_free(img);
+	wire_submission_release(&sub);
+	return resp;
+}
+
+static struct http_response *list(struct api *a, const struct http_request *req)
+{
+	struct mf_ctx *ctx = thread_ctx(a);
+	const char *q = http_query(req, "status"), *lim = http_query(req, "limit");
+	char *statuses[9] = { 0 }, *copy = NULL, *save = NULL;
+	struct build_record **v = NULL;
+	size_t n = 0, k = 0;
+	long limit = 100;
+	struct http_response *resp;
+
+	if (!ctx)
+		return fail(NULL);
+	if (lim) {
+		char *end;
+		limit = strtol(lim, &end, 10);
+		if (!*lim || *end || limit < 1 || limit > 10000)
+			return error_response(400, "limit must be a whole number from 1 to 10000",
+					      "limit");
+	}
+	if (q) {
+		copy = xstrdup(q);
+		for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			if (!build_status_valid(t) || k == 8) {
+				char *msg = xasprintf("unknown status '%.40s' (known: accepted, "
+						      "queued, running, succeeded, failed, "
+						      "infra_error, timed_out, cancelled)", t);
+				resp = error_response(400, msg, "status");
+				free(msg);
+				free(copy);
+				return resp;
+			}
+			statuses[k++] = t;
+		}
+	}
+	if (builds_list(ctx->state->db, q ? (const char *const *)statuses : NULL, (int)limit,
+			&v, &n) < 0)
+		resp = fail(NULL);
+	else
+		resp = json_response(200, report_records_json(v, n));
+	build_records_free(v, n);
+	free(copy);
+	return resp;
+}
+
+static struct http_response *show(struct api *a, int64_t id)
+{
+	struct mf_ctx *ctx = thread_ctx(a);
+	struct build_record *r = NULL;
+	struct http_response *resp;
+
+	if (!ctx)
+		return fail(NULL);
+	if (builds_get(ctx->state->db, id, &r) < 0)
+		return mf_error_class() == MF_E_USAGE ? error_response(404, mf_error_msg(), NULL) :
+							fail(NULL);
+	resp = json_response(200, report_record_json(r));
+	build_record_free(r);
+	return resp;
+}
+
+static struct http_response *cancel(struct api *a, int64_t id)
+{
+	struct mf_ctx *ctx = thread_ctx(a);
+	struct http_response *resp;
+	char *state = NULL, *body;
+
+	if (!ctx)
+		return fail(NULL);
+	int rc = queue_cancel(ctx->state->db, id, &state);
+	if (rc < 0)
+		return mf_error_class() == MF_E_USAGE ? error_response(404, mf_error_msg(), NULL) :
+							fail(NULL);
+	if (!strcmp(state, "cancelling"))
+		scheduler_cancel(a->sched, id);
+	if (rc > 0) {
+		char *msg = xasprintf("build %lld has already finished (%s)", (long long)id, state);
+		resp = error_response(409, msg, NULL);
+		free(msg);
+	} else {
+		log_info("build %lld: %s on request", (long long)id, state);
+		body = xasprintf("{\"id\": %lld, \"status\": \"%s\"}\n", (long long)id, state);
+		resp = json_response(200, body);
+	}
+	free(state);
+	return resp;
+}
+
+/* A log being followed: read what is there, wait for more until the build ends. */
+struct follow {
+	struct api *a;
+	int64_t id;
+	char *path;
+	int fd;
+};
+
+static int build_over(struct api *a, int64_t id)
+{
+	struct mf_ctx *ctx = thread_ctx(a);
+	struct build_record *r = NULL;
+	int over;
+
+	if (!ctx || builds_get(ctx->state->db, id, &r) < 0)
+		return 1;
+	over = strcmp(r->status, "queued") && strcmp(r->status, "running") &&
+	       strcmp(r->status, "accepted");
+	build_record_free(r);
+	return over;
+}
+
+static ssize_t follow_read(void *arg, char *buf, size_t max)
+{
+	struct follow *f = arg;
+
+	for (;;) {
+		if (f->fd < 0)
+			f->fd = open(f->path, O_RDONLY | O_CLOEXEC);
+		if (f->fd >= 0) {
+			ssize_t n = read(f->fd, buf, max);
+			if (n > 0)
+				return n;
+			if (n < 0 && errno != EINTR)
+				return -1;
+		}
+		/* Nothing new: done if the build is, else wait. Check, then read once more. */
+		if (!f->a->accepting)
+			return 0;
+		if (build_over(f->a, f->id)) {
+			ssize_t n = f->fd >= 0 ? read(f->fd, buf, max) : 0;
+			return n > 0 ? n : 0;
+		}
+		usleep(FOLLOW_POLL_US);
+	}
+}
+
+static void follow_free(void *arg)
+{
+	struct follow *f = arg;
+
+	if (f->fd >= 0)
+		close(f->fd);
+	free(f->path);
+	free(f);
+}
+
+static struct http_response *log_of(struct api *a, const struct http_request *req, int64_t id)
+{
+	struct mf_ctx *ctx = thread_ctx(a);
+	struct build_record *r = NULL;
+	struct http_response *resp;
+	const char *follow = http_query(req, "follow");
+	char *path;
+
+	if (!ctx)
+		return fail(NULL);
+	if (builds_get(ctx->state->db, id, &r) < 0)
+		return mf_error_class() == MF_E_USAGE ? error_response(404, mf_error_msg(), NULL) :
+							fail(NULL);
+	path = xasprintf("%s/%lld/build.log", ctx->state->builds_dir, (long long)id);
+	build_record_free(r);
+	if (follow && strcmp(follow, "0")) {
+		struct follow *f = xcalloc(1, sizeof(*f));
+		/* A followed log may wait long for a queued build: no idle timeout. */
+		http_request_no_timeout(req);
+		f->a = a;
+		f->id = id;
+		f->path = path;
+		f->fd = -1;
+		return http_respond_stream(200, "text/plain; charset=utf-8", follow_read,
+					   follow_free, f);
+	}
+	resp = http_respond_file(200, "text/plain; charset=utf-8", path);
+	if (!resp) /* not started yet: no log so far */
+		resp = http_respond(200, "text/plain; charset=utf-8", "");
+	free(path);
+	return resp;
+}
+
+static struct http_response *package(struct api *a, int64_t id, const char *name)
+{
+	struct mf_ctx *ctx = thread_ctx(a);
+	struct build_record *r = NULL;
+	struct http_response *resp = NULL;
+
+	if (!ctx)
+		return fail(NULL);
+	if (builds_get(ctx->state->db, id, &r) < 0)
+		return mf_error_class() == MF_E_USAGE ? error_response(404, mf_error_msg(), NULL) :
+							fail(NULL);
+	/* Only names the build recorded: a request never builds a path. */
+	for (size_t i = 0; i < r->npackages; i++) {
+		if (strcmp(r->packages[i].name, name))
+			continue;
+		resp = http_respond_file(200, "application/octet-stream", r->packages[i].path);
+		if (!resp)
+			resp = error_response(410, "the package file is gone from the server", NULL);
+		else {
+			char *cd = xasprintf("attachment; filename=\"%s\"", name);
+			http_response_header(resp, "Content-Disposition", cd);
+			free(cd);
+		}
+		break;
+	}
+	if (!resp) {
+		char *msg = xasprintf("build %lld has no package '%.100s'", (long long)id, name);
+		resp = error_response(404, msg, NULL);
+		free(msg);
+	}
+	build_record_free(r);
+	return resp;
+}
+
+static struct http_response *images(struct api *a)
+{
+	struct mf_ctx *ctx = thread_ctx(a);
+	struct image **v = NULL;
+	size_t n = 0;
+	struct http_response *resp;
+
+	if (!ctx || registry_list(ctx, &v, &n) < 0)
+		return fail(NULL);
+	resp = json_response(200, report_images_json(v, n));
+	registry_list_free(v, n);
+	return resp;
+}
+
+/* --- routing */
+
+static int parse_id(const char *s, const char **rest, int64_t *id)
+{
+	int64_t v = 0;
+	const char *p = s;
+
+	if (*p < '1' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (INT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (*p - '0');
+	}
+	if (*p && *p != '/')
+		return -1;
+	*id = v;
+	*rest = p;
+	return 0;
+}
+
+static struct http_response *not_allowed(const char *allow)
+{
+	struct http_response *r = error_response(405, "method not allowed", NULL);
+
+	http_response_header(r, "Allow", allow);
+	return r;
+}
+
+static struct http_response *route(void *app, const struct http_request *req)
+{
+	struct api *a = app;
+	const char *p = req->path, *rest;
+	int get = !strcmp(req->method, "GET") || !strcmp(req->method, "HEAD");
+	int post = !strcmp(req->method, "POST");
+	struct http_response *resp;
+	char *who = NULL;
+	int64_t id;
+
+	mf_error_clear();
+	if (!strcmp(p, "/healthz"))
+		return get ? health(a) : not_allowed("GET");
+	if (strncmp(p, "/api/v1/", 8))
+		return error_response(404, "no such route", NULL);
+	if (!authorized(a, req, &who)) {
+		resp = error_response(401, "missing or unknown token (Authorization: Bearer TOKEN)",
+				      NULL);
+		http_response_header(resp, "WWW-Authenticate", "Bearer realm=\"mayfly\"");
+		return resp;
+	}
+	p += 8;
+	if (!strcmp(p, "builds")) {
+		resp = post ? submit(a, req, who) : get ? list(a, req) : not_allowed("GET, POST");
+	} else if (!strcmp(p, "images")) {
+		resp = get ? images(a) : not_allowed("GET");
+	} else if (!strncmp(p, "builds/", 7) && parse_id(p + 7, &rest, &id) == 0) {
+		if (!*rest)
+			resp = get ? show(a, id) : not_allowed("GET");
+		else if (!strcmp(rest, "/cancel"))
+			resp = post ? cancel(a, id) : not_allowed("POST");
+		else if (!strcmp(rest, "/log"))
+			resp = get ? log_of(a, req, id) : not_allowed("GET");
+		else if (!strncmp(rest, "/packages/", 10) && rest[10] && !strchr(rest + 10, '/'))
+			resp = get ? package(a, id, rest + 10) : not_allowed("GET");
+		else
+			resp = error_response(404, "no such route", NULL);
+	} else {
+		resp = error_response(404, "no such route", NULL);
+	}
+	free(who);
+	return resp;
+}
+
+int api_start(struct api **out, const struct mf_config *cfg, struct scheduler *sched,
+	      int *port)
+{
+	struct api *a = xcalloc(1, sizeof(*a));
+
+	*out = NULL;
+	config_copy(&a->cfg, cfg);
+	a->sched = sched;
+	a->accepting = 1;
+	pthread_mutex_init(&a->tokens_lock, NULL);
+	pthread_key_create(&a->ctx_key, free_thread_ctx);
+	if (api_reload_tokens(a) < 0 ||
+	    http_start(&a->http, cfg->listen, (size_t)cfg->max_request_mb << 20, route, a) < 0) {
+		api_stop(a);
+		return -1;
+	}
+	*port = http_port(a->http);
+	*out = a;
+	return 0;
+}
+
+void api_stop_accepting(struct api *a)
+{
+	a->accepting = 0;
+}
+
+void api_stop(struct api *a)
+{
+	if (!a)
+		return;
+	a->accepting = 0;
+	http_stop(a->http);
+	pthread_key_delete(a->ctx_key);
+	mf_strv_free(a->tokens);
+	pthread_mutex_destroy(&a->tokens_lock);
+	config_release(&a->cfg);
+	free(a);
+}

@@ -1,0 +1,272 @@
+/* report.c - see report.h. */
+#include "json/report.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "images/registry.h"
+#include "store/builds.h"
+#include "machine/guest.h"
+#include "common/strbuf.h"
+#include "build/pipeline.h"
+#include "common/util.h"
+
+static char *dump(json_t *doc)
+{
+	char *s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	char *out;
+
+	json_decref(doc);
+	if (!s) {
+		fputs("mayfly: cannot encode JSON\n", stderr);
+		abort();
+	}
+	out = xasprintf("%s\n", s);
+	free(s);
+	return out;
+}
+
+/* A JSON string; bytes that are not valid UTF-8 become '?'. */
+static json_t *jstr(const char *s)
+{
+	json_t *j = json_string(s);
+
+	if (!j) {
+		char *copy = xstrdup(s);
+		for (char *p = copy; *p; p++)
+			if ((unsigned char)*p >= 0x80)
+				*p = '?';
+		j = json_string(copy);
+		free(copy);
+	}
+	return j;
+}
+
+static json_t *str_or_null(const char *s)
+{
+	return s ? jstr(s) : json_null();
+}
+
+char *report_build_json(const struct build_result *r)
+{
+	json_t *doc = json_object(), *phases = json_array(), *pkgs = json_array();
+
+	json_object_set_new(doc, "id", json_integer(r->id));
+	json_object_set_new(doc, "image", str_or_null(r->image));
+	json_object_set_new(doc, "status", jstr(build_status_name(r->status)));
+	json_object_set_new(doc, "exit_code",
+			    r->exit_code >= 0 ? json_integer(r->exit_code) : json_null());
+	json_object_set_new(doc, "error", str_or_null(r->error));
+	json_object_set_new(doc, "duration_ms", json_integer(r->duration_ms));
+	for (size_t i = 0; i < r->nphases; i++) {
+		json_t *p = json_object();
+		json_object_set_new(p, "name", jstr(r->phases[i].name));
+		json_object_set_new(p, "duration_ms", json_integer(r->phases[i].duration_ms));
+		json_array_append_new(phases, p);
+	}
+	json_object_set_new(doc, "phases", phases);
+	for (size_t i = 0; i < r->npackages; i++) {
+		json_t *p = json_object();
+		json_object_set_new(p, "name", jstr(r->packages[i].name));
+		json_object_set_new(p, "size", json_integer((json_int_t)r->packages[i].size));
+		json_object_set_new(p, "sha256", jstr(r->packages[i].sha256));
+		json_object_set_new(p, "path", jstr(r->packages[i].path));
+		json_array_append_new(pkgs, p);
+	}
+	json_object_set_new(doc, "packages", pkgs);
+	json_object_set_new(doc, "log", str_or_null(r->log_path));
+	json_object_set_new(doc, "console_log", str_or_null(r->console_path));
+	json_object_set_new(doc, "out_dir", str_or_null(r->out_dir));
+	return dump(doc);
+}
+
+static json_t *image_object(const struct image *img)
+{
+	const struct image_settings *s = &img->settings;
+	json_t *o = json_object(), *set = json_object();
+	char created[32], *fp = guest_key_fingerprint(img->host_key);
+
+	mf_rfc3339(img->created, created);
+	json_object_set_new(o, "name", jstr(img->name));
+	json_object_set_new(o, "path", jstr(img->path));
+	json_object_set_new(o, "volume", jstr(img->volume));
+	json_object_set_new(o, "source", jstr(img->source));
+	json_object_set_new(o, "sha256", jstr(img->sha256));
+	json_object_set_new(o, "format", jstr(img->format));
+	json_object_set_new(o, "virtual_size", json_integer((json_int_t)img->virtual_size));
+	json_object_set_new(o, "host_key", jstr(img->host_key));
+	json_object_set_new(o, "host_key_fingerprint", jstr(fp));
+	json_object_set_new(o, "created", jstr(created));
+	json_object_set_new(set, "ssh_user", jstr(s->ssh_user));
+	json_object_set_new(set, "ssh_key", jstr(s->ssh_key));
+	json_object_set_new(set, "build_command", jstr(s->build_command));
+	json_object_set_new(set, "packages_dir", jstr(s->packages_dir));
+	json_object_set_new(set, "memory_mib", json_integer(s->memory_mib));
+	json_object_set_new(set, "vcpus", json_integer(s->vcpus));
+	json_object_set_new(set, "disk_bus", jstr(disk_bus_name(s->disk_bus)));
+	json_object_set_new(set, "boot_timeout", json_integer(s->boot_timeout));
+	json_object_set_new(o, "settings", set);
+	json_object_set_new(o, "boot_failures", json_integer(img->boot_failures));
+	json_object_set_new(o, "quarantined", str_or_null(img->quarantined));
+	free(fp);
+	return o;
+}
+
+char *report_image_json(const struct image *img)
+{
+	return dump(image_object(img));
+}
+
+char *report_images_json(struct image *const *v, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, image_object(v[i]));
+	return dump(a);
+}
+
+char *report_url_segment(const char *s)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		    strchr("-._~+", *p))
+			strbuf_addch(&sb, (char)*p);
+		else
+			strbuf_addf(&sb, "%%%02X", *p);
+	}
+	return strbuf_detach(&sb);
+}
+
+static json_t *time_or_null(int64_t t)
+{
+	char buf[32];
+
+	if (t <= 0)
+		return json_null();
+	mf_rfc3339(t, buf);
+	return jstr(buf);
+}
+
+/* "a b c" as a JSON array of strings. */
+static json_t *words(const char *s)
+{
+	json_t *a = json_array();
+	char *copy, *save = NULL;
+
+	if (!s)
+		return a;
+	copy = xstrdup(s);
+	for (char *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save))
+		json_array_append_new(a, jstr(w));
+	free(copy);
+	return a;
+}
+
+static json_t *record_object(const struct build_record *r, int details)
+{
+	json_t *o = json_object();
+	char url[64];
+
+	json_object_set_new(o, "id", json_integer(r->id));
+	json_object_set_new(o, "image", jstr(r->image));
+	json_object_set_new(o, "recipes", words(r->recipes));
+	json_object_set_new(o, "status", jstr(r->status));
+	json_object_set_new(o, "exit_code", r->exit_code >= 0 ? json_integer(r->exit_code) :
+							       json_null());
+	json_object_set_new(o, "error", str_or_null(r->error));
+	json_object_set_new(o, "source", jstr(r->source));
+	json_object_set_new(o, "priority", json_integer(r->priority));
+	json_object_set_new(o, "timeout", r->timeout > 0 ? json_integer(r->timeout) : json_null());
+	json_object_set_new(o, "requested_by", str_or_null(r->requested_by));
+	json_object_set_new(o, "created", time_or_null(r->created));
+	json_object_set_new(o, "started", time_or_null(r->started));
+	json_object_set_new(o, "finished", time_or_null(r->finished));
+	json_object_set_new(o, "cancel_requested", json_boolean(r->cancel_requested));
+	snprintf(url, sizeof(url), "/api/v1/builds/%lld", (long long)r->id);
+	json_object_set_new(o, "url", jstr(url));
+	if (!details) {
+		json_object_set_new(o, "attempts", json_integer(r->attempts));
+		return o;
+	}
+	json_t *tries = json_array(), *phases = json_array(), *pkgs = json_array();
+	for (size_t i = 0; i < r->ntries; i++) {
+		json_t *a = json_object();
+		json_object_set_new(a, "n", json_integer(r->tries[i].n));
+		json_object_set_new(a, "status", jstr(r->tries[i].status));
+		json_object_set_new(a, "error", str_or_null(r->tries[i].error));
+		json_object_set_new(a, "started", time_or_null(r->tries[i].started));
+		json_object_set_new(a, "finished", time_or_null(r->tries[i].finished));
+		json_array_append_new(tries, a);
+	}
+	json_object_set_new(o, "attempts", tries);
+	for (size_t i = 0; i < r->nphases; i++) {
+		json_t *p = json_object();
+		json_object_set_new(p, "name", jstr(r->phases[i].name));
+		json_object_set_new(p, "duration_ms", json_integer(r->phases[i].duration_ms));
+		json_array_append_new(phases, p);
+	}
+	json_object_set_new(o, "phases", phases);
+	for (size_t i = 0; i < r->npackages; i++) {
+		json_t *p = json_object();
+		char *seg = report_url_segment(r->packages[i].name);
+		char *purl = xasprintf("%s/packages/%s", url, seg);
+		json_object_set_new(p, "name", jstr(r->packages[i].name));
+		json_object_set_new(p, "size", json_integer((json_int_t)r->packages[i].size));
+		json_object_set_new(p, "sha256", jstr(r->packages[i].sha256));
+		json_object_set_new(p, "path", jstr(r->packages[i].path));
+		json_object_set_new(p, "url", jstr(purl));
+		free(seg);
+		free(purl);
+		json_array_append_new(pkgs, p);
+	}
+	json_object_set_new(o, "packages", pkgs);
+	json_object_set_new(o, "inputs", words(r->inputs));
+	json_object_set_new(o, "log", str_or_null(r->log_path));
+	char *lurl = xasprintf("%s/log", url);
+	json_object_set_new(o, "log_url", jstr(lurl));
+	free(lurl);
+	return o;
+}
+
+char *report_record_json(const struct build_record *r)
+{
+	return dump(record_object(r, 1));
+}
+
+char *report_records_json(struct build_record *const *v, size_t n)
+{
+	json_t *doc = json_object(), *a = json_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, record_object(v[i], 0));
+	json_object_set_new(doc, "builds", a);
+	return dump(doc);
+}
+
+char *report_error_json(const char *msg, const char *field)
+{
+	json_t *doc = json_object();
+
+	json_object_set_new(doc, "error", jstr(msg));
+	if (field)
+		json_object_set_new(doc, "field", jstr(field));
+	return dump(doc);
+}
+
+char *report_health_json(int accepting, int running, int queued, int max_vms, int disk_low)
+{
+	json_t *doc = json_object();
+
+	json_object_set_new(doc, "status", json_string(accepting ? "ok" : "stopping"));
+	json_object_set_new(doc, "version", json_string(MAYFLY_VERSION));
+	json_object_set_new(doc, "running", json_integer(running));
+	json_object_set_new(doc, "queued", json_integer(queued));
+	json_object_set_new(doc, "max_vms", json_integer(max_vms));
+	json_object_set_new(doc, "disk_low", json_boolean(disk_low));
+	return dump(doc);
+}

@@ -1,0 +1,82 @@
+/*
+ * guest.h - the libssh boundary: one SSH session to a build machine, used
+ * for the whole build (commands and SFTP), with the host key pinned.
+ */
+#ifndef MAYFLY_GUEST_H
+#define MAYFLY_GUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/crypto.h"
+
+struct guest;
+
+struct guest_login {
+	const char *user;
+	const char *key_path;	 /* private key file (OpenSSH format, no passphrase) */
+	const char *pinned_key;	 /* "TYPE BASE64", or NULL to accept and report any */
+	int timeout_s;		 /* for each blocking SSH operation */
+	/*
+	 * Prefer ciphers that are fast without AES instructions: an emulated
+	 * (TCG) guest has none, and chacha20-poly1305 moves data about twice
+	 * as fast there as AES-GCM does.
+	 */
+	int software_crypto;
+};
+
+/*
+ * Runs SSH over an already connected socket (see ready.h), checks the host
+ * key against the pinned one (fail closed: MF_E_INFRA on mismatch) and logs
+ * in with the key. Takes ownership of fd. *presented gets the host key the
+ * guest showed, "TYPE BASE64" (caller frees).
+ */
+int guest_open(struct guest **out, int fd, const struct guest_login *login, char **presented);
+void guest_close(struct guest *g);
+
+struct guest_exec_hooks {
+	/* Output as it arrives (stream 1 stdout, 2 stderr). */
+	void (*output)(void *payload, int stream, const char *data, size_t len);
+	/* Called at least every 100 ms; -1 (with the error set) ends the run. */
+	int (*tick)(void *payload);
+	void *payload;
+};
+
+/* Runs cmd through the login shell; *exit_status gets its status. */
+int guest_exec(struct guest *g, const char *cmd, const struct guest_exec_hooks *hooks,
+	       int *exit_status);
+
+struct guest_file {
+	char *name;
+	uint64_t size;
+	uint64_t mtime;
+	int regular;
+};
+
+/* Lists a directory (without "." and ".."); free with guest_files_free(). */
+int guest_list(struct guest *g, const char *dir, struct guest_file **out, size_t *n);
+void guest_files_free(struct guest_file *f, size_t n);
+/* Checks that path is a directory on the guest. */
+int guest_check_dir(struct guest *g, const char *path);
+
+/* Uploads a local file to remote (mode 0644). */
+int guest_put(struct guest *g, const char *local, const char *remote,
+	      int (*tick)(void *), void *payload);
+/*
+ * Downloads remote to local (written as local.part, renamed when complete
+ * and its size matches the guest's). Returns its size and sha256.
+ */
+int guest_get(struct guest *g, const char *remote, const char *local, uint64_t *size,
+	      char sha256[SHA256_HEX_LEN], int (*tick)(void *), void *payload);
+
+/*
+ * Reads an OpenSSH public key line ("TYPE BASE64 [COMMENT]"); *normalized
+ * gets "TYPE BASE64" (caller frees). MF_E_USAGE when it is not a key.
+ */
+int guest_parse_public_key(const char *line, char **normalized);
+/* "SHA256:..." fingerprint of a "TYPE BASE64" key (caller frees). */
+char *guest_key_fingerprint(const char *key);
+/* Checks that a private key file can be used (exists, readable, no passphrase). */
+int guest_check_private_key(const char *path);
+
+#endif

@@ -1,0 +1,99 @@
+/*
+ * builds.h - build records in the state database: status, phases,
+ * harvested packages. A record is written when a build starts, so a build
+ * is never lost, and finished exactly once.
+ */
+#ifndef MAYFLY_BUILDS_H
+#define MAYFLY_BUILDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/crypto.h"
+
+struct db;
+
+enum build_status {
+	BUILD_RUNNING,
+	BUILD_SUCCEEDED,
+	BUILD_FAILED,		/* the build command failed */
+	BUILD_INFRA_ERROR,	/* libvirt, boot, SSH, transfer */
+	BUILD_TIMED_OUT,
+	BUILD_CANCELLED,	/* interrupted by the user */
+};
+
+const char *build_status_name(enum build_status s);
+
+struct build_phase {
+	char name[16];
+	int64_t duration_ms;
+};
+
+struct build_package {
+	char *name;
+	uint64_t size;
+	char sha256[SHA256_HEX_LEN];
+	char *path;
+};
+
+struct build_attempt {
+	int n;
+	char *status;
+	char *error;
+	int64_t started, finished;
+};
+
+/* A build as stored, for status queries (vmctl status, the API). */
+struct build_record {
+	int64_t id;
+	char *image;
+	char *recipes;		/* space-separated */
+	char *status;
+	int exit_code;		/* -1: none */
+	char *error;
+	char *source;		/* "vmctl" or "api" */
+	int priority;
+	int timeout;		/* 0: the default */
+	int attempts;
+	int cancel_requested;
+	char *requested_by;
+	int64_t created, started, finished; /* 0: not yet */
+	char *log_path;
+	char *out_dir;
+	char *inputs;		/* space-separated names, or NULL */
+	/* Only from builds_get(): */
+	struct build_phase *phases;
+	size_t nphases;
+	struct build_package *packages;
+	size_t npackages;
+	struct build_attempt *tries;
+	size_t ntries;
+};
+
+/* One build with its phases, packages and attempts; MF_E_USAGE if unknown. */
+int builds_get(struct db *db, int64_t id, struct build_record **out);
+/*
+ * The newest builds (at most limit), optionally only those in the given
+ * statuses (NULL-terminated list); no phases, packages or attempts.
+ */
+int builds_list(struct db *db, const char *const *statuses, int limit,
+		struct build_record ***out, size_t *n);
+void build_record_free(struct build_record *r);
+void build_records_free(struct build_record **v, size_t n);
+/* 1 if s names a build status. */
+int build_status_valid(const char *s);
+
+/* Creates a running build owned by this process; *id gets its number. */
+int builds_create(struct db *db, const char *image, const char *recipes, int64_t *id);
+int builds_set_paths(struct db *db, int64_t id, const char *log_path, const char *out_dir);
+int builds_add_phase(struct db *db, int64_t id, int seq, const struct build_phase *p);
+int builds_add_package(struct db *db, int64_t id, const struct build_package *p);
+int builds_finish(struct db *db, int64_t id, enum build_status status, int exit_code,
+		  const char *error);
+/*
+ * Builds that a vmctl left running when it died become infrastructure
+ * errors (mayflyd retries its own: queue_recover()).
+ */
+int builds_fail_orphans(struct db *db);
+
+#endif

@@ -1,0 +1,230 @@
+/* state.c - see state.h. */
+#include "store/state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/db.h"
+#include "common/error.h"
+#include "common/util.h"
+
+/* Each entry upgrades the schema by one version (PRAGMA user_version). */
+static const char *const migrations[] = {
+	/* 1 */
+	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"CREATE TABLE images ("
+	" name TEXT PRIMARY KEY,"
+	" volume TEXT NOT NULL,"
+	" path TEXT NOT NULL,"
+	" source TEXT NOT NULL,"
+	" sha256 TEXT NOT NULL,"
+	" format TEXT NOT NULL,"
+	" virtual_size INTEGER NOT NULL,"
+	" host_key TEXT NOT NULL,"
+	" created INTEGER NOT NULL,"
+	" ssh_user TEXT NOT NULL,"
+	" ssh_key TEXT NOT NULL,"
+	" build_command TEXT NOT NULL,"
+	" packages_dir TEXT NOT NULL,"
+	" memory_mib INTEGER NOT NULL,"
+	" vcpus INTEGER NOT NULL,"
+	" disk_bus TEXT NOT NULL,"
+	" boot_timeout INTEGER NOT NULL);"
+	"CREATE TABLE builds ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" image TEXT NOT NULL,"
+	" recipes TEXT NOT NULL,"
+	" status TEXT NOT NULL,"
+	" owner TEXT,"
+	" exit_code INTEGER,"
+	" error TEXT,"
+	" created INTEGER NOT NULL,"
+	" finished INTEGER,"
+	" log_path TEXT,"
+	" out_dir TEXT);"
+	"CREATE TABLE phases ("
+	" build_id INTEGER NOT NULL REFERENCES builds(id) ON DELETE CASCADE,"
+	" seq INTEGER NOT NULL,"
+	" name TEXT NOT NULL,"
+	" duration_ms INTEGER NOT NULL,"
+	" PRIMARY KEY (build_id, seq));"
+	"CREATE TABLE packages ("
+	" build_id INTEGER NOT NULL REFERENCES builds(id) ON DELETE CASCADE,"
+	" name TEXT NOT NULL,"
+	" size INTEGER NOT NULL,"
+	" sha256 TEXT NOT NULL,"
+	" path TEXT NOT NULL,"
+	" PRIMARY KEY (build_id, name));"
+	/* The ledger: every domain, volume and port, recorded before it exists. */
+	"CREATE TABLE resources ("
+	" kind TEXT NOT NULL,"
+	" name TEXT NOT NULL,"
+	" build_id INTEGER,"
+	" owner TEXT NOT NULL,"
+	" created INTEGER NOT NULL,"
+	" PRIMARY KEY (kind, name));",
+	/* 2: mayflyd's queue, attempts and image quarantine */
+	"ALTER TABLE builds ADD COLUMN source TEXT NOT NULL DEFAULT 'vmctl';"
+	"ALTER TABLE builds ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE builds ADD COLUMN timeout INTEGER;"
+	"ALTER TABLE builds ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE builds ADD COLUMN started INTEGER;"
+	"ALTER TABLE builds ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE builds ADD COLUMN requested_by TEXT;"
+	"ALTER TABLE builds ADD COLUMN inputs TEXT;"
+	"CREATE INDEX builds_by_status ON builds (status, priority DESC, id);"
+	"CREATE TABLE attempts ("
+	" build_id INTEGER NOT NULL REFERENCES builds(id) ON DELETE CASCADE,"
+	" n INTEGER NOT NULL,"
+	" status TEXT NOT NULL,"
+	" error TEXT,"
+	" started INTEGER NOT NULL,"
+	" finished INTEGER,"
+	" PRIMARY KEY (build_id, n));"
+	"ALTER TABLE images ADD COLUMN boot_failures INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE images ADD COLUMN quarantined TEXT;",
+};
+
+#define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+static int schema_version(struct db *db, int *out)
+{
+	struct db_stmt *st;
+	int rc;
+
+	if (db_prepare(db, &st, "PRAGMA user_version") < 0)
+		return -1;
+	rc = db_step(st);
+	if (rc == 1)
+		*out = (int)db_col_int(st, 0);
+	db_finalize(st);
+	return rc < 0 ? -1 : 0;
+}
+
+static int migrate(struct db *db)
+{
+	int version = 0;
+
+	if (db_begin(db) < 0)
+		return -1;
+	if (schema_version(db, &version) < 0)
+		goto fail;
+	if (version > NMIGRATIONS) {
+		mf_error(MF_E_USAGE, "state database '%s' has schema version %d, newer than "
+			 "this Mayfly (%d); upgrade Mayfly", db_path(db), version, NMIGRATIONS);
+		goto fail;
+	}
+	for (; version < NMIGRATIONS; version++) {
+		char pragma[64];
+		if (db_exec(db, migrations[version]) < 0)
+			goto fail;
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version + 1);
+		if (db_exec(db, pragma) < 0)
+			goto fail;
+	}
+	return db_commit(db);
+fail:
+	db_rollback(db);
+	return -1;
+}
+
+static int instance_id(struct db *db, char **out)
+{
+	struct db_stmt *st = NULL;
+	unsigned char rnd[4];
+	char id[9];
+	int rc, ret = -1;
+
+	if (db_begin(db) < 0)
+		return -1;
+	if (db_prepare(db, &st, "SELECT value FROM meta WHERE key = 'instance'") < 0)
+		goto out;
+	rc = db_step(st);
+	if (rc < 0)
+		goto out;
+	if (rc == 1) {
+		*out = xstrdup(db_col_text(st, 0));
+		ret = 0;
+		goto out;
+	}
+	db_finalize(st);
+	st = NULL;
+	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd)) {
+		mf_error_errno(MF_E_INFRA, "cannot make an instance id");
+		goto out;
+	}
+	snprintf(id, sizeof(id), "%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
+	if (db_prepare(db, &st, "INSERT INTO meta (key, value) VALUES ('instance', ?)") < 0)
+		goto out;
+	db_bind_text(st, 1, id);
+	if (db_step(st) < 0)
+		goto out;
+	*out = xstrdup(id);
+	ret = 0;
+out:
+	db_finalize(st);
+	if (ret == 0)
+		ret = db_commit(db);
+	else
+		db_rollback(db);
+	return ret;
+}
+
+int state_open(struct mf_state **out, const char *dir)
+{
+	struct mf_state *st = xcalloc(1, sizeof(*st));
+	char *dbpath = NULL;
+	int ret = -1;
+
+	*out = NULL;
+	st->dir = xstrdup(dir);
+	st->pool_dir = xasprintf("%s/pool", dir);
+	st->keys_dir = xasprintf("%s/keys", dir);
+	st->builds_dir = xasprintf("%s/builds", dir);
+	if (mf_mkdir_p(dir, 0755) < 0 || mf_mkdir_p(st->pool_dir, 0755) < 0 ||
+	    mf_mkdir_p(st->builds_dir, 0755) < 0)
+		goto out;
+	if (mkdir(st->keys_dir, 0700) < 0 && errno != EEXIST) {
+		mf_error_errno(MF_E_USAGE, "cannot create '%s'", st->keys_dir);
+		goto out;
+	}
+	dbpath = xasprintf("%s/state.db", dir);
+	if (db_open(&st->db, dbpath) < 0 || migrate(st->db) < 0 ||
+	    instance_id(st->db, &st->instance) < 0)
+		goto out;
+	st->pool_name = xasprintf("mayfly-%s", st->instance);
+	*out = st;
+	st = NULL;
+	ret = 0;
+out:
+	if (ret < 0)
+		mf_error_wrap("state directory '%s'", dir);
+	free(dbpath);
+	state_free(st);
+	return ret;
+}
+
+void state_free(struct mf_state *st)
+{
+	if (!st)
+		return;
+	db_close(st->db);
+	free(st->dir);
+	free(st->pool_dir);
+	free(st->keys_dir);
+	free(st->builds_dir);
+	free(st->instance);
+	free(st->pool_name);
+	free(st);
+}
+
+char *state_build_dir(const struct mf_state *st, int64_t build_id)
+{
+	return xasprintf("%s/%lld", st->builds_dir, (long long)build_id);
+}

@@ -2,9 +2,9 @@
  * image_add.c - registering a golden image: check everything that can be
  * checked on the host, import the disk into the pool, boot one linked
  * clone to prove that it boots and takes the key, pin its host key, and
- * only then write the record. See registry.h.
+ * only then write the record. See images.h.
  */
-#include "images/registry.h"
+#include "images/images.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "machine/ctx.h"
+#include "machine/host.h"
 #include "store/db.h"
 #include "machine/disk.h"
 #include "common/error.h"
@@ -22,12 +22,14 @@
 #include "machine/machine.h"
 #include "common/crypto.h"
 #include "store/state.h"
+#include "common/names.h"
 #include "common/template.h"
 #include "common/util.h"
 #include "machine/vm.h"
 
 struct add {
-	struct mf_ctx *ctx;
+	struct host *host;	/* NULL while only checking */
+	struct mf_state *st;
 	const struct image_add_opts *o;
 	struct image *img;
 	char *key_src;		/* the key file as given */
@@ -83,9 +85,9 @@ static int validate(struct add *a)
 	if (image_name_check(o->name) < 0)
 		return -1;
 	/* Before hashing a large disk: could QEMU reach the pool at all? */
-	if (mf_check_reachable(a->ctx->state->pool_dir) < 0)
+	if (mf_check_reachable(a->st->pool_dir) < 0)
 		return -1;
-	if (registry_get(a->ctx, o->name, &existing) == 0) {
+	if (images_get(a->st->db, o->name, &existing) == 0) {
 		image_free(existing);
 		return mf_error(MF_E_USAGE, "image '%s' already exists (remove it first with "
 				"'vmctl image rm %s')", o->name, o->name);
@@ -114,7 +116,7 @@ static int validate(struct add *a)
 	s->memory_mib = o->memory_mib ? o->memory_mib : IMAGE_DEFAULT_MEMORY_MIB;
 	s->vcpus = o->vcpus ? o->vcpus : IMAGE_DEFAULT_VCPUS;
 	s->disk_bus = o->disk_bus;
-	s->boot_timeout = o->boot_timeout ? o->boot_timeout : a->ctx->cfg.boot_timeout;
+	s->boot_timeout = o->boot_timeout;
 	if (check_range("--memory (MiB)", s->memory_mib, 64, 1 << 20) < 0 ||
 	    check_range("--vcpus", s->vcpus, 1, 64) < 0 ||
 	    check_range("--boot-timeout (seconds)", s->boot_timeout, 1, 86400) < 0)
@@ -159,9 +161,10 @@ static int inspect(struct add *a)
 	return 0;
 }
 
-static int import(struct add *a, struct vm_conn *vm)
+static int import(struct add *a)
 {
-	struct mf_state *st = a->ctx->state;
+	struct mf_state *st = a->st;
+	struct vm_conn *vm = a->host->vm;
 	int64_t t = mf_now_ms();
 
 	a->img->volume = xasprintf("golden-%s.qcow2", a->img->name);
@@ -172,17 +175,17 @@ static int import(struct add *a, struct vm_conn *vm)
 		return -1;
 	}
 	a->volume_claimed = 1;
-	if (vm_volume_exists(vm, st->pool_name, a->img->volume))
+	if (vm_volume_exists(vm, a->host->pool, a->img->volume))
 		return mf_error(MF_E_INFRA, "volume '%s' already exists in pool '%s' but no "
 				"image record names it; remove it with: virsh vol-delete --pool "
-				"%s %s", a->img->volume, st->pool_name, st->pool_name,
+				"%s %s", a->img->volume, a->host->pool, a->host->pool,
 				a->img->volume);
-	a->import_pool = xasprintf("%s-import-%ld", st->pool_name, (long)getpid());
+	a->import_pool = xasprintf("%s-import-%ld", a->host->pool, (long)getpid());
 	if (ledger_claim(st->db, LEDGER_POOL, a->import_pool, 0) < 0)
 		return -1;
 	a->pool_claimed = 1;
 	a->volume_created = 1; /* from here on, delete it on failure */
-	if (vm_volume_import(vm, st->pool_name, a->img->source, a->import_pool, a->img->volume,
+	if (vm_volume_import(vm, a->host->pool, a->img->source, a->import_pool, a->img->volume,
 			     a->img->virtual_size, &a->img->path) < 0)
 		return -1;
 	/* Builds only ever read the golden volume. */
@@ -196,7 +199,7 @@ static int copy_key(struct add *a)
 {
 	struct image_settings *s = &a->img->settings;
 
-	s->ssh_key = xasprintf("%s/%s.key", a->ctx->state->keys_dir, a->img->name);
+	s->ssh_key = xasprintf("%s/%s.key", a->st->keys_dir, a->img->name);
 	if (mf_copy_file(a->key_src, s->ssh_key, 0600) < 0)
 		return -1;
 	a->key_copied = 1;
@@ -208,7 +211,7 @@ static int smoke_boot(struct add *a)
 {
 	struct image *img = a->img;
 	char *tag = xasprintf("add-%s", img->name);
-	char *logdir = xasprintf("%s/logs", a->ctx->state->dir);
+	char *logdir = xasprintf("%s/logs", a->st->dir);
 	char *console = xasprintf("%s/image-add-%s.console.log", logdir, img->name);
 	struct machine *m = NULL;
 	int64_t t;
@@ -235,7 +238,7 @@ static int smoke_boot(struct add *a)
 		.phase = machine_progress,
 		.payload = a,
 	};
-	if (machine_up(a->ctx, &spec, &m) < 0) {
+	if (machine_up(a->host, a->st->db, &spec, &m) < 0) {
 		mf_error_wrap("smoke boot (console log: %s)", console);
 		goto down;
 	}
@@ -263,32 +266,50 @@ out:
 }
 
 /* Undoes whatever a failed add created. */
-static void undo(struct add *a, struct vm_conn *vm)
+static void undo(struct add *a)
 {
-	struct mf_state *st = a->ctx->state;
+	struct vm_conn *vm = a->host->vm;
+	struct db *db = a->st->db;
 
 	if (a->key_copied)
 		unlink(a->img->settings.ssh_key);
-	if (a->pool_claimed) {
-		if (vm && vm_pool_stop(vm, a->import_pool) == 0)
-			ledger_release(st->db, LEDGER_POOL, a->import_pool);
-	}
+	if (a->pool_claimed && vm_pool_stop(vm, a->import_pool) == 0)
+		ledger_release(db, LEDGER_POOL, a->import_pool);
 	if (a->volume_claimed) {
-		if (!a->volume_created ||
-		    (vm && vm_volume_delete(vm, st->pool_name, a->img->volume) == 0))
-			ledger_release(st->db, LEDGER_VOLUME, a->img->volume);
+		if (!a->volume_created || vm_volume_delete(vm, a->host->pool, a->img->volume) == 0)
+			ledger_release(db, LEDGER_VOLUME, a->img->volume);
 		else
 			log_warnx("could not delete volume '%s'; it stays in the ledger and is "
 				  "removed by the next vmctl run", a->img->volume);
 	}
-	if (vm)
-		vm_pool_stop_if_empty(vm, st->pool_name);
+	vm_pool_stop_if_empty(vm, a->host->pool);
 }
 
-int registry_add(struct mf_ctx *ctx, const struct image_add_opts *opts, struct image **out)
+static void add_release(struct add *a)
 {
-	struct add a = { .ctx = ctx, .o = opts };
-	struct vm_conn *vm = NULL;
+	free(a->key_src);
+	free(a->pinned);
+	free(a->import_pool);
+	image_free(a->img);
+}
+
+int image_add_check(struct mf_state *st, const struct image_add_opts *opts)
+{
+	struct add a = { .st = st, .o = opts };
+	struct disk_info info;
+	int ret;
+
+	a.img = xcalloc(1, sizeof(*a.img));
+	a.img->name = xstrdup(opts->name);
+	ret = validate(&a) < 0 || disk_probe(a.img->source, &info) < 0 ? -1 : 0;
+	add_release(&a);
+	return ret;
+}
+
+int image_add(struct host *h, struct mf_state *st, const struct image_add_opts *opts,
+	      struct image **out)
+{
+	struct add a = { .host = h, .st = st, .o = opts };
 	int ret = -1;
 
 	*out = NULL;
@@ -296,23 +317,23 @@ int registry_add(struct mf_ctx *ctx, const struct image_add_opts *opts, struct i
 	a.img->name = xstrdup(opts->name);
 	if (validate(&a) < 0 || inspect(&a) < 0)
 		goto out;
-	if (ctx_vm(ctx, &vm) < 0 || import(&a, vm) < 0)
+	if (import(&a) < 0)
 		goto fail;
 	/* The import pool was only needed for the copy. */
-	if (vm_pool_stop(vm, a.import_pool) == 0) {
-		ledger_release(ctx->state->db, LEDGER_POOL, a.import_pool);
+	if (vm_pool_stop(h->vm, a.import_pool) == 0) {
+		ledger_release(st->db, LEDGER_POOL, a.import_pool);
 		a.pool_claimed = 0;
 	}
 	if (copy_key(&a) < 0 || smoke_boot(&a) < 0)
 		goto fail;
 	a.img->created = mf_wall_seconds();
 	/* In one transaction, the record takes the volume over from the ledger. */
-	if (db_begin(ctx->state->db) < 0)
+	if (db_begin(st->db) < 0)
 		goto fail;
-	if (registry_insert(ctx, a.img) < 0 ||
-	    ledger_release(ctx->state->db, LEDGER_VOLUME, a.img->volume) < 0 ||
-	    db_commit(ctx->state->db) < 0) {
-		db_rollback(ctx->state->db);
+	if (images_insert(st->db, a.img) < 0 ||
+	    ledger_release(st->db, LEDGER_VOLUME, a.img->volume) < 0 ||
+	    db_commit(st->db) < 0) {
+		db_rollback(st->db);
 		goto fail;
 	}
 	*out = a.img;
@@ -322,16 +343,13 @@ int registry_add(struct mf_ctx *ctx, const struct image_add_opts *opts, struct i
 fail:
 	{
 		/* Keep the error that made the add fail, whatever undo() says. */
-		enum mf_errclass cls = mf_error_class();
-		char *msg = xstrdup(mf_error_msg());
-		undo(&a, vm);
-		mf_error(cls, "%s", msg);
-		free(msg);
+		struct mf_error_saved e;
+
+		mf_error_save(&e);
+		undo(&a);
+		mf_error_restore(&e);
 	}
 out:
-	free(a.key_src);
-	free(a.pinned);
-	free(a.import_pool);
-	image_free(a.img);
+	add_release(&a);
 	return ret;
 }

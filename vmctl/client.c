@@ -1,6 +1,7 @@
 /* client.c - see client.h. */
 #include "vmctl/client.h"
 
+#include <stdatomic.h>
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/names.h"
 #include "common/strbuf.h"
 #include "common/util.h"
 #include "json/wire.h"
@@ -17,10 +19,10 @@ struct client {
 	CURL *curl;
 	char *url;
 	struct curl_slist *headers;
-	volatile sig_atomic_t *cancel;
+	atomic_int *cancel;
 };
 
-void client_set_cancel(struct client *c, volatile sig_atomic_t *flag)
+void client_set_cancel(struct client *c, atomic_int *flag)
 {
 	c->cancel = flag;
 }
@@ -142,10 +144,14 @@ static int status_error(struct client *c, const char *path, long status, const c
 static int perform(struct client *c, const char *method, const char *path, const char *body,
 		   struct sink *s)
 {
-	char *url = xasprintf("%s%s", c->url, path);
+	char *url;
 	CURLcode rc;
 	int ret = 0;
 
+	/* The token goes with every request: only ever to mayflyd's API. */
+	if (api_path_check(path) < 0)
+		return -1;
+	url = xasprintf("%s%s", c->url, path);
 	s->curl = c->curl;
 	curl_easy_reset(c->curl);
 	curl_easy_setopt(c->curl, CURLOPT_URL, url);
@@ -153,6 +159,8 @@ static int perform(struct client *c, const char *method, const char *path, const
 	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, s);
 	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);

@@ -8,7 +8,7 @@
 #ifndef MAYFLY_CLIENT_H
 #define MAYFLY_CLIENT_H
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 struct client;
@@ -17,7 +17,7 @@ struct client;
 int client_open(struct client **out, const char *url, const char *token);
 void client_close(struct client *c);
 /* Transfers stop (MF_E_INTERRUPTED) once *flag becomes non-zero. */
-void client_set_cancel(struct client *c, volatile sig_atomic_t *flag);
+void client_set_cancel(struct client *c, atomic_int *flag);
 
 /*
  * One request; *answer gets the body (caller frees). A status outside 2xx

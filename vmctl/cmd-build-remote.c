@@ -11,7 +11,7 @@
 
 #include "store/builds.h"
 #include "common/crypto.h"
-#include "common/template.h"
+#include "common/names.h"
 #include "common/util.h"
 #include "json/wire.h"
 #include "vmctl/client.h"
@@ -95,15 +95,26 @@ static void cancel_remote(struct client *c, long long id)
 	free(path);
 }
 
-/* Downloads the packages and checks their sha256 against mayflyd's. */
+/*
+ * Downloads the packages and checks their sha256 against mayflyd's. Names
+ * come from the server: they are checked like the server checks them, and
+ * the download path is made here, not taken from the answer.
+ */
 static int download(struct client *c, const struct build_record *r, const char *dir)
 {
+	for (size_t i = 0; i < r->npackages; i++)
+		if (input_name_check(r->packages[i].name) < 0)
+			return mf_error_wrap("mayflyd named a package of build %lld badly",
+					     (long long)r->id);
 	if (mf_mkdir_p(dir, 0755) < 0)
 		return -1;
 	for (size_t i = 0; i < r->npackages; i++) {
 		const struct build_package *p = &r->packages[i];
 		char *dest = xasprintf("%s/%s", dir, p->name), sha[SHA256_HEX_LEN];
-		int rc = client_download(c, p->path, dest);
+		char *path = xasprintf("/api/v1/builds/%lld/packages/%s", (long long)r->id,
+				       p->name);
+		int rc = client_download(c, path, dest);
+		free(path);
 		if (rc == 0 && sha256_file(dest, sha, NULL) == 0 && strcmp(sha, p->sha256)) {
 			unlink(dest);
 			rc = mf_error(MF_E_INFRA, "%s arrived damaged (sha256 %s, not %s)", p->name,

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "machine/ctx.h"
 #include "build/pipeline.h"
 #include "json/report.h"
 #include "common/util.h"
@@ -120,7 +119,7 @@ int cmd_build(const struct vmctl_cmd *cmd, int argc, char **argv)
 	struct build_result res;
 	struct ui ui = { .out = stdout };
 	struct build_events ev = { on_started, on_phase, on_output, &ui };
-	struct mf_ctx *ctx = NULL;
+	struct vmctl_env *env = NULL;
 	int help_asked = 0, status;
 
 	memset(&res, 0, sizeof(res));
@@ -151,7 +150,14 @@ int cmd_build(const struct vmctl_cmd *cmd, int argc, char **argv)
 	req.out_dir = a.out_dir;
 	req.timeout_s = a.timeout;
 
-	if (vmctl_open(&ctx) < 0 || pipeline_run(ctx, &req, &ev, &res) < 0) {
+	/* Bad input is reported as such before libvirt is asked anything. */
+	if (vmctl_open(&env) < 0 || pipeline_check(env->state, &req) < 0 || vmctl_host(env) < 0) {
+		status = vmctl_fail();
+		goto out;
+	}
+	struct build_env benv;
+	build_env_init(&benv, &env->cfg, env->state, env->host);
+	if (pipeline_run(&benv, &req, &ev, &res) < 0) {
 		status = vmctl_fail();
 		goto out;
 	}
@@ -161,10 +167,10 @@ int cmd_build(const struct vmctl_cmd *cmd, int argc, char **argv)
 		fputs(s, stdout);
 		free(s);
 	}
-	status = pipeline_exit_code(&res);
+	status = build_status_exit_code(res.status);
 out:
 	build_result_release(&res);
-	ctx_free(ctx);
+	vmctl_close(env);
 	free(a.inputs);
 	return status;
 }

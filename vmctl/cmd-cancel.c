@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "store/builds.h"
-#include "machine/ctx.h"
 #include "store/queue.h"
 #include "store/state.h"
 #include "common/util.h"
@@ -32,12 +31,12 @@ static int remote(long long id)
 /* Without mayflyd's URL: through the database, which mayflyd watches. */
 static int local(long long id)
 {
-	struct mf_ctx *ctx = NULL;
+	struct vmctl_env *env = NULL;
 	struct build_record *r = NULL;
 	char *state = NULL;
 	int status = 0;
 
-	if (vmctl_open(&ctx) < 0 || builds_get(ctx->state->db, id, &r) < 0) {
+	if (vmctl_open(&env) < 0 || builds_get(env->state->db, id, &r) < 0) {
 		status = vmctl_fail();
 		goto out;
 	}
@@ -47,7 +46,7 @@ static int local(long long id)
 		status = 2;
 		goto out;
 	}
-	int rc = queue_cancel(ctx->state->db, id, &state);
+	int rc = queue_cancel(env->state->db, id, &state);
 	if (rc < 0) {
 		status = vmctl_fail();
 		goto out;
@@ -62,7 +61,7 @@ static int local(long long id)
 out:
 	free(state);
 	build_record_free(r);
-	ctx_free(ctx);
+	vmctl_close(env);
 	return status;
 }
 

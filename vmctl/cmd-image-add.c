@@ -3,9 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "images/registry.h"
-#include "machine/ctx.h"
-#include "machine/guest.h"
+#include "images/images.h"
+#include "common/crypto.h"
 #include "json/report.h"
 #include "vmctl/vmctl.h"
 
@@ -49,7 +48,7 @@ int cmd_image_add(const struct vmctl_cmd *cmd, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct image_add_opts o = { .cancel = &vmctl_cancel, .progress = progress };
-	struct mf_ctx *ctx = NULL;
+	struct vmctl_env *env = NULL;
 	struct image *img = NULL;
 	int c, json = 0, status = 0;
 
@@ -87,7 +86,15 @@ int cmd_image_add(const struct vmctl_cmd *cmd, int argc, char **argv)
 		return vmctl_usage(cmd, "expected NAME and DISK");
 	o.name = argv[optind];
 	o.disk = argv[optind + 1];
-	if (vmctl_open(&ctx) < 0 || registry_add(ctx, &o, &img) < 0) {
+	if (vmctl_open(&env) < 0) {
+		status = vmctl_fail();
+		goto out;
+	}
+	if (!o.boot_timeout)
+		o.boot_timeout = env->cfg.boot_timeout;
+	/* Bad input is reported as such before libvirt is asked anything. */
+	if (image_add_check(env->state, &o) < 0 || vmctl_host(env) < 0 ||
+	    image_add(env->host, env->state, &o, &img) < 0) {
 		status = vmctl_fail();
 		goto out;
 	}
@@ -96,12 +103,12 @@ int cmd_image_add(const struct vmctl_cmd *cmd, int argc, char **argv)
 		fputs(s, stdout);
 		free(s);
 	} else {
-		char *fp = guest_key_fingerprint(img->host_key);
+		char *fp = ssh_key_fingerprint(img->host_key);
 		printf("image '%s' added; host key %s pinned\n", img->name, fp);
 		free(fp);
 	}
 out:
 	image_free(img);
-	ctx_free(ctx);
+	vmctl_close(env);
 	return status;
 }

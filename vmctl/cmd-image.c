@@ -3,9 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "images/registry.h"
-#include "machine/ctx.h"
-#include "machine/guest.h"
+#include "images/images.h"
+#include "common/crypto.h"
+#include "store/state.h"
 #include "json/report.h"
 #include "common/util.h"
 #include "vmctl/vmctl.h"
@@ -41,7 +41,7 @@ static int parse_json_flag(const struct vmctl_cmd *cmd, int argc, char **argv, i
 
 int cmd_image_list(const struct vmctl_cmd *cmd, int argc, char **argv)
 {
-	struct mf_ctx *ctx = NULL;
+	struct vmctl_env *env = NULL;
 	struct image **v = NULL;
 	size_t n = 0;
 	int json, status = 0;
@@ -50,7 +50,7 @@ int cmd_image_list(const struct vmctl_cmd *cmd, int argc, char **argv)
 		return status;
 	if (optind != argc)
 		return vmctl_usage(cmd, "unexpected argument '%s'", argv[optind]);
-	if (vmctl_open(&ctx) < 0 || registry_list(ctx, &v, &n) < 0) {
+	if (vmctl_open(&env) < 0 || images_list(env->state->db, &v, &n) < 0) {
 		status = vmctl_fail();
 		goto out;
 	}
@@ -66,21 +66,21 @@ int cmd_image_list(const struct vmctl_cmd *cmd, int argc, char **argv)
 	}
 	printf("%-20s %-6s %10s  %-20s  %s\n", "NAME", "FORMAT", "SIZE", "CREATED", "HOST KEY");
 	for (size_t i = 0; i < n; i++) {
-		char size[32], created[32], *fp = guest_key_fingerprint(v[i]->host_key);
+		char size[32], created[32], *fp = ssh_key_fingerprint(v[i]->host_key);
 		mf_format_size(v[i]->virtual_size, size);
 		mf_rfc3339(v[i]->created, created);
 		printf("%-20s %-6s %10s  %-20s  %s\n", v[i]->name, v[i]->format, size, created, fp);
 		free(fp);
 	}
 out:
-	registry_list_free(v, n);
-	ctx_free(ctx);
+	images_list_free(v, n);
+	vmctl_close(env);
 	return status;
 }
 
 int cmd_image_show(const struct vmctl_cmd *cmd, int argc, char **argv)
 {
-	struct mf_ctx *ctx = NULL;
+	struct vmctl_env *env = NULL;
 	struct image *img = NULL;
 	int json, status = 0;
 
@@ -88,7 +88,7 @@ int cmd_image_show(const struct vmctl_cmd *cmd, int argc, char **argv)
 		return status;
 	if (argc - optind != 1)
 		return vmctl_usage(cmd, "expected one image name");
-	if (vmctl_open(&ctx) < 0 || registry_get(ctx, argv[optind], &img) < 0) {
+	if (vmctl_open(&env) < 0 || images_get(env->state->db, argv[optind], &img) < 0) {
 		status = vmctl_fail();
 		goto out;
 	}
@@ -99,7 +99,7 @@ int cmd_image_show(const struct vmctl_cmd *cmd, int argc, char **argv)
 		goto out;
 	}
 	const struct image_settings *s = &img->settings;
-	char size[32], created[32], *fp = guest_key_fingerprint(img->host_key);
+	char size[32], created[32], *fp = ssh_key_fingerprint(img->host_key);
 	mf_format_size(img->virtual_size, size);
 	mf_rfc3339(img->created, created);
 	printf("name:          %s\n"
@@ -127,19 +127,19 @@ int cmd_image_show(const struct vmctl_cmd *cmd, int argc, char **argv)
 	free(fp);
 out:
 	image_free(img);
-	ctx_free(ctx);
+	vmctl_close(env);
 	return status;
 }
 
 /* An image command whose only argument is the name: rm, clear. */
 static int on_named_image(const struct vmctl_cmd *cmd, int argc, char **argv,
-			  int (*action)(struct mf_ctx *, const char *), const char *done)
+			  int (*action)(struct vmctl_env *, const char *), const char *done)
 {
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct mf_ctx *ctx = NULL;
+	struct vmctl_env *env = NULL;
 	int c, status = 0;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -149,21 +149,39 @@ static int on_named_image(const struct vmctl_cmd *cmd, int argc, char **argv,
 	}
 	if (argc - optind != 1)
 		return vmctl_usage(cmd, "expected one image name");
-	if (vmctl_open(&ctx) < 0 || action(ctx, argv[optind]) < 0)
+	if (vmctl_open(&env) < 0 || action(env, argv[optind]) < 0)
 		status = vmctl_fail();
 	else
 		printf("image '%s' %s\n", argv[optind], done);
-	ctx_free(ctx);
+	vmctl_close(env);
 	return status;
+}
+
+static int remove_image(struct vmctl_env *env, const char *name)
+{
+	struct image *img = NULL;
+
+	/* An unknown name is bad input, whatever libvirt's state. */
+	if (images_get(env->state->db, name, &img) < 0)
+		return -1;
+	image_free(img);
+	if (vmctl_host(env) < 0)
+		return -1;
+	return image_remove(env->host, env->state, name);
+}
+
+static int clear_image(struct vmctl_env *env, const char *name)
+{
+	return images_clear(env->state->db, name);
 }
 
 int cmd_image_rm(const struct vmctl_cmd *cmd, int argc, char **argv)
 {
-	return on_named_image(cmd, argc, argv, registry_remove, "removed");
+	return on_named_image(cmd, argc, argv, remove_image, "removed");
 }
 
 int cmd_image_clear(const struct vmctl_cmd *cmd, int argc, char **argv)
 {
-	return on_named_image(cmd, argc, argv, registry_clear,
+	return on_named_image(cmd, argc, argv, clear_image,
 			      "cleared: builds of it are accepted again");
 }

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include "store/builds.h"
-#include "machine/ctx.h"
 #include "store/state.h"
 #include "common/util.h"
 #include "vmctl/client.h"
@@ -33,12 +32,12 @@ static int remote(long long id, int follow)
 	return status;
 }
 
-static int over(struct mf_ctx *ctx, long long id)
+static int over(struct vmctl_env *env, long long id)
 {
 	struct build_record *r = NULL;
 	int done;
 
-	if (builds_get(ctx->state->db, id, &r) < 0)
+	if (builds_get(env->state->db, id, &r) < 0)
 		return 1;
 	done = strcmp(r->status, "queued") && strcmp(r->status, "running") &&
 	       strcmp(r->status, "accepted");
@@ -59,16 +58,16 @@ static int copy_out(int fd)
 
 static int local(long long id, int follow)
 {
-	struct mf_ctx *ctx = NULL;
+	struct vmctl_env *env = NULL;
 	struct build_record *r = NULL;
 	char *path = NULL;
 	int fd = -1, status = 0;
 
-	if (vmctl_open(&ctx) < 0 || builds_get(ctx->state->db, id, &r) < 0) {
+	if (vmctl_open(&env) < 0 || builds_get(env->state->db, id, &r) < 0) {
 		status = vmctl_fail();
 		goto out;
 	}
-	path = state_build_dir(ctx->state, id);
+	path = state_build_dir(env->state, id);
 	path = xrealloc(path, strlen(path) + sizeof("/build.log"));
 	strcat(path, "/build.log");
 	for (;;) {
@@ -81,7 +80,7 @@ static int local(long long id, int follow)
 		}
 		if (!follow || vmctl_cancel)
 			break;
-		if (over(ctx, id)) {
+		if (over(env, id)) {
 			if (fd >= 0)
 				copy_out(fd);
 			break;
@@ -95,7 +94,7 @@ out:
 		close(fd);
 	free(path);
 	build_record_free(r);
-	ctx_free(ctx);
+	vmctl_close(env);
 	return status;
 }
 

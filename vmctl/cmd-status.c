@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "store/builds.h"
-#include "machine/ctx.h"
 #include "json/report.h"
 #include "store/state.h"
 #include "common/strbuf.h"
@@ -81,7 +80,7 @@ out:
 static int local(const struct vmctl_cmd *cmd, const char *id, const char *statuses, int limit,
 		 int json)
 {
-	struct mf_ctx *ctx = NULL;
+	struct vmctl_env *env = NULL;
 	struct build_record *r = NULL, **v = NULL;
 	char *list[9] = { 0 }, *copy = NULL, *save = NULL;
 	size_t n = 0, k = 0;
@@ -100,12 +99,12 @@ static int local(const struct vmctl_cmd *cmd, const char *id, const char *status
 			list[k++] = t;
 		}
 	}
-	if (vmctl_open(&ctx) < 0) {
+	if (vmctl_open(&env) < 0) {
 		status = vmctl_fail();
 		goto out;
 	}
 	if (id) {
-		if (builds_get(ctx->state->db, bid, &r) < 0) {
+		if (builds_get(env->state->db, bid, &r) < 0) {
 			status = vmctl_fail();
 			goto out;
 		}
@@ -118,7 +117,7 @@ static int local(const struct vmctl_cmd *cmd, const char *id, const char *status
 		}
 		goto out;
 	}
-	if (builds_list(ctx->state->db, statuses ? (const char *const *)list : NULL, limit, &v,
+	if (builds_list(env->state->db, statuses ? (const char *const *)list : NULL, limit, &v,
 			&n) < 0) {
 		status = vmctl_fail();
 		goto out;
@@ -134,7 +133,7 @@ out:
 	build_record_free(r);
 	build_records_free(v, n);
 	free(copy);
-	ctx_free(ctx);
+	vmctl_close(env);
 	return status;
 }
 

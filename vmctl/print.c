@@ -8,15 +8,10 @@
 
 int vmctl_status_exit(const char *status)
 {
-	if (!strcmp(status, "failed"))
-		return 1;
-	if (!strcmp(status, "infra_error"))
-		return 3;
-	if (!strcmp(status, "timed_out"))
-		return 4;
-	if (!strcmp(status, "cancelled"))
-		return 130;
-	return 0;
+	enum build_status s;
+
+	/* accepted, queued: not over, like running. */
+	return build_status_parse(status, &s) < 0 ? 0 : build_status_exit_code(s);
 }
 
 void vmctl_print_record(FILE *fp, const struct build_record *r)

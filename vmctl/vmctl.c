@@ -4,7 +4,9 @@
  */
 #include "vmctl/vmctl.h"
 
+#include <stdatomic.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,12 +14,14 @@
 #include <unistd.h>
 
 #include "common/config.h"
-#include "machine/ctx.h"
+#include "machine/host.h"
+#include "machine/reconcile.h"
+#include "store/state.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "vmctl/client.h"
 
-volatile sig_atomic_t vmctl_cancel;
+atomic_int vmctl_cancel;
 
 static const char *config_path;
 static const char *url;
@@ -79,20 +83,43 @@ static void setup_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-int vmctl_open(struct mf_ctx **ctx)
+int vmctl_open(struct vmctl_env **out)
 {
-	struct mf_config cfg;
+	struct vmctl_env *env = xcalloc(1, sizeof(*env));
 
-	config_init(&cfg);
-	if (config_load(&cfg, config_path) < 0 || config_apply_env(&cfg) < 0) {
-		config_release(&cfg);
+	*out = NULL;
+	config_init(&env->cfg);
+	if (config_load(&env->cfg, config_path) < 0 || config_apply_env(&env->cfg) < 0 ||
+	    state_open(&env->state, env->cfg.state_dir) < 0) {
+		vmctl_close(env);
 		return -1;
 	}
-	if (ctx_open(ctx, &cfg) < 0) {
-		config_release(&cfg);
+	*out = env;
+	return 0;
+}
+
+int vmctl_host(struct vmctl_env *env)
+{
+	if (env->host)
+		return 0;
+	if (host_open(&env->host, env->cfg.libvirt_uri, env->cfg.accel, env->state) < 0)
+		return -1;
+	if (reconcile_orphans(env->host, env->state->db) < 0) {
+		host_close(env->host);
+		env->host = NULL;
 		return -1;
 	}
 	return 0;
+}
+
+void vmctl_close(struct vmctl_env *env)
+{
+	if (!env)
+		return;
+	host_close(env->host);
+	state_free(env->state);
+	config_release(&env->cfg);
+	free(env);
 }
 
 const char *vmctl_url(void)

@@ -10,13 +10,16 @@
 #ifndef MAYFLY_VMCTL_H
 #define MAYFLY_VMCTL_H
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdint.h>
 
 #include "common/error.h"
 
-struct mf_ctx;
+#include "common/config.h"
+
+struct host;
+struct mf_state;
 
 struct vmctl_cmd {
 	const char *name;	/* "build", "image add" */
@@ -26,13 +29,26 @@ struct vmctl_cmd {
 };
 
 /* Set by SIGINT, SIGTERM and SIGHUP; the running operation cleans up and stops. */
-extern volatile sig_atomic_t vmctl_cancel;
+extern atomic_int vmctl_cancel;
 
 struct client;
 struct build_record;
 
+/* What a command works with. */
+struct vmctl_env {
+	struct mf_config cfg;
+	struct mf_state *state;
+	struct host *host;	/* NULL until vmctl_host() */
+};
+
 /* Loads the configuration and opens the state directory. */
-int vmctl_open(struct mf_ctx **ctx);
+int vmctl_open(struct vmctl_env **out);
+/*
+ * Connects to libvirt (once) and cleans up what dead Mayfly processes left
+ * behind: each vmctl run that touches the host reconciles once, first.
+ */
+int vmctl_host(struct vmctl_env *env);
+void vmctl_close(struct vmctl_env *env);
 /* mayflyd's URL (--url or MAYFLY_URL), or NULL to work in-process. */
 const char *vmctl_url(void);
 /* A client for mayflyd at vmctl_url(), with MAYFLY_TOKEN. */

@@ -8,22 +8,25 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "images/registry.h"
-#include "machine/ctx.h"
-#include "store/db.h"
+#include "build/harvest.h"
+#include "common/config.h"
 #include "common/error.h"
-#include "machine/guest.h"
 #include "common/log.h"
-#include "machine/machine.h"
-#include "json/report.h"
-#include "store/state.h"
+#include "common/names.h"
 #include "common/strbuf.h"
 #include "common/template.h"
 #include "common/util.h"
+#include "json/report.h"
+#include "machine/guest.h"
+#include "machine/machine.h"
+#include "store/db.h"
+#include "store/images.h"
+#include "store/state.h"
 
 /* Everything one running build needs; lives on pipeline_run()'s stack. */
 struct build {
-	struct mf_ctx *ctx;
+	const struct build_env *env;
+	struct mf_state *st;
 	const struct build_request *req;
 	const struct build_events *ev;
 	struct build_result *res;
@@ -36,40 +39,9 @@ struct build {
 	size_t nbefore;
 	int64_t run_deadline;	/* 0 outside the run phase */
 	int64_t last_output;	/* during the run phase, for the idle limit */
+	int idle;		/* the idle limit ended the run */
+	int log_full;		/* the output reached the log's cap */
 };
-
-void build_result_release(struct build_result *r)
-{
-	free(r->image);
-	free(r->error);
-	for (size_t i = 0; i < r->npackages; i++) {
-		free(r->packages[i].name);
-		free(r->packages[i].path);
-	}
-	free(r->packages);
-	free(r->log_path);
-	free(r->console_path);
-	free(r->out_dir);
-	memset(r, 0, sizeof(*r));
-}
-
-int pipeline_exit_code(const struct build_result *r)
-{
-	switch (r->status) {
-	case BUILD_SUCCEEDED:
-		return 0;
-	case BUILD_FAILED:
-		return 1;
-	case BUILD_TIMED_OUT:
-		return 4;
-	case BUILD_CANCELLED:
-		return 130;
-	case BUILD_RUNNING:
-	case BUILD_INFRA_ERROR:
-		break;
-	}
-	return 3;
-}
 
 static void record_phase(struct build *b, const char *name, int64_t ms)
 {
@@ -79,7 +51,7 @@ static void record_phase(struct build *b, const char *name, int64_t ms)
 		struct build_phase *p = &r->phases[r->nphases];
 		snprintf(p->name, sizeof(p->name), "%s", name);
 		p->duration_ms = ms;
-		if (builds_add_phase(b->ctx->state->db, r->id, (int)r->nphases, p) < 0)
+		if (builds_add_phase(b->st->db, r->id, (int)r->nphases, p) < 0)
 			log_warnx("%s", mf_error_msg());
 		r->nphases++;
 	}
@@ -112,10 +84,16 @@ static int tick(void *payload)
 		if (now >= b->run_deadline)
 			return mf_error(MF_E_TIMEOUT, "the build exceeded its time limit");
 		if (b->req->idle_timeout_s &&
-		    now - b->last_output >= (int64_t)b->req->idle_timeout_s * 1000)
+		    now - b->last_output >= (int64_t)b->req->idle_timeout_s * 1000) {
+			b->idle = 1;
 			return mf_error(MF_E_TIMEOUT, "the build printed nothing for %d s (idle "
 					"timeout): hung?", b->req->idle_timeout_s);
+		}
 	}
+	if (b->log_full)
+		return mf_error(MF_E_BUILD, "the build's output passed the log's limit of %llu "
+				"MiB (max_log_mb); the log keeps its beginning",
+				(unsigned long long)(b->env->max_log_bytes >> 20));
 	return 0;
 }
 
@@ -124,7 +102,8 @@ static void output(void *payload, int stream, const char *data, size_t len)
 	struct build *b = payload;
 
 	b->last_output = mf_now_ms();
-	buildlog_output(b->log, data, len);
+	if (buildlog_output(b->log, data, len) < 0)
+		b->log_full = 1;
 	if (b->ev && b->ev->output)
 		b->ev->output(b->ev->payload, stream, data, len);
 }
@@ -144,7 +123,7 @@ static int validate(struct build *b)
 	for (size_t i = 0; i < req->nrecipes; i++)
 		if (recipe_name_check(req->recipes[i]) < 0)
 			return -1;
-	if (registry_get(b->ctx, req->image, &b->img) < 0 || registry_check_usable(b->img) < 0)
+	if (images_get(b->st->db, req->image, &b->img) < 0 || images_check_usable(b->img) < 0)
 		return -1;
 	vars.packages_dir = b->img->settings.packages_dir;
 	if (template_expand(&cmd, b->img->settings.build_command, &vars) < 0) {
@@ -181,10 +160,7 @@ static int validate(struct build *b)
 
 static char *remote_path(const struct build *b, const char *name)
 {
-	const char *dir = b->img->settings.packages_dir;
-	size_t len = strlen(dir);
-
-	return xasprintf("%s%s%s", dir, len && dir[len - 1] == '/' ? "" : "/", name);
+	return harvest_remote_path(b->img->settings.packages_dir, name);
 }
 
 /* push: inputs into the packages dir, then the listing that harvest diffs against. */
@@ -211,7 +187,7 @@ static int push(struct build *b)
 static int run(struct build *b, int *exit_status)
 {
 	struct guest_exec_hooks hooks = { output, tick, b };
-	int timeout = b->req->timeout_s ? b->req->timeout_s : b->ctx->cfg.build_timeout;
+	int timeout = b->req->timeout_s ? b->req->timeout_s : b->env->build_timeout;
 	int rc;
 
 	buildlog_event(b->log, "running: %s", b->command);
@@ -219,84 +195,39 @@ static int run(struct build *b, int *exit_status)
 	b->run_deadline = b->last_output + (int64_t)timeout * 1000;
 	rc = guest_exec(b->machine->guest, b->command, &hooks, exit_status);
 	b->run_deadline = 0;
-	if (rc < 0 && mf_error_class() == MF_E_TIMEOUT && !strstr(mf_error_msg(), "idle"))
+	if (rc < 0 && mf_error_class() == MF_E_TIMEOUT && !b->idle)
 		return mf_error(MF_E_TIMEOUT, "the build exceeded its time limit of %d s", timeout);
 	return rc;
 }
 
-static int is_new(const struct build *b, const struct guest_file *f)
-{
-	for (size_t i = 0; i < b->nbefore; i++)
-		if (!strcmp(b->before[i].name, f->name))
-			return b->before[i].size != f->size || b->before[i].mtime != f->mtime;
-	return 1;
-}
-
-static int by_name(const void *a, const void *b)
-{
-	return strcmp(((const struct guest_file *)a)->name, ((const struct guest_file *)b)->name);
-}
-
-/* harvest: the files that appeared or changed during the build, by name. */
-static int harvest(struct build *b)
+/* harvest: what the build made, recorded only once all of it is here. */
+static int harvest_packages(struct build *b)
 {
 	struct build_result *r = b->res;
-	struct guest_file *after = NULL;
-	size_t nafter = 0;
-	int ret = -1;
+	struct harvest_opts o = {
+		.guest = b->machine->guest,
+		.remote_dir = b->img->settings.packages_dir,
+		.before = b->before,
+		.nbefore = b->nbefore,
+		.out_dir = r->out_dir,
+		.max_bytes = b->env->max_package_bytes,
+		.log = b->log,
+		.tick = tick,
+		.payload = b,
+	};
 
-	if (guest_list(b->machine->guest, b->img->settings.packages_dir, &after, &nafter) < 0)
+	if (harvest(&o, &r->packages, &r->npackages) < 0)
 		return -1;
-	qsort(after, nafter, sizeof(*after), by_name);
-	for (size_t i = 0; i < nafter; i++) {
-		if (!after[i].regular || !is_new(b, &after[i]))
-			continue;
-		if (input_name_check(after[i].name) < 0) {
-			buildlog_event(b->log, "skipping a file: %s", mf_error_msg());
-			mf_error_clear();
-			continue;
-		}
-		struct build_package p = { 0 };
-		char *remote = remote_path(b, after[i].name);
-		p.name = xstrdup(after[i].name);
-		p.path = xasprintf("%s/%s", r->out_dir, after[i].name);
-		int rc = guest_get(b->machine->guest, remote, p.path, &p.size, p.sha256, tick, b);
-		free(remote);
-		if (rc < 0) {
-			free(p.name);
-			free(p.path);
-			goto out;
-		}
-		buildlog_event(b->log, "harvested %s (%llu bytes, sha256 %s)", p.name,
-			       (unsigned long long)p.size, p.sha256);
-		if (builds_add_package(b->ctx->state->db, r->id, &p) < 0)
-			log_warnx("%s", mf_error_msg());
-		r->packages = xrealloc(r->packages, (r->npackages + 1) * sizeof(p));
-		r->packages[r->npackages++] = p;
-	}
-	ret = 0;
-out:
-	guest_files_free(after, nafter);
-	return ret;
-}
-
-/* The status a failure of the current step means. */
-static enum build_status failure_status(void)
-{
-	switch (mf_error_class()) {
-	case MF_E_INTERRUPTED:
-		return BUILD_CANCELLED;
-	case MF_E_TIMEOUT:
-		return BUILD_TIMED_OUT;
-	default:
-		return BUILD_INFRA_ERROR;
-	}
+	for (size_t i = 0; i < r->npackages; i++)
+		if (builds_add_package(b->st->db, r->id, &r->packages[i]) < 0)
+			return -1;
+	return 0;
 }
 
 /* Records a failed step: its status, its error and, if named, its duration. */
 static void fail(struct build *b, const char *phase, int64_t start)
 {
-	b->res->status = failure_status();
+	b->res->status = build_status_of_error(mf_error_class());
 	free(b->res->error);
 	b->res->error = phase ? xasprintf("%s: %s", phase, mf_error_msg()) :
 				xstrdup(mf_error_msg());
@@ -334,7 +265,7 @@ static void build_in_machine(struct build *b)
 	}
 
 	t = mf_now_ms();
-	if (harvest(b) < 0) {
+	if (harvest_packages(b) < 0) {
 		fail(b, "harvest", t);
 		return;
 	}
@@ -352,7 +283,7 @@ static int reset_attempt(struct mf_state *st, int64_t id)
 
 static int open_build(struct build *b)
 {
-	struct mf_state *st = b->ctx->state;
+	struct mf_state *st = b->st;
 	struct build_result *r = b->res;
 	struct strbuf recipes = STRBUF_INIT;
 	char *dir = NULL;
@@ -392,18 +323,23 @@ out:
 	return ret;
 }
 
-void pipeline_finish(struct mf_ctx *ctx, const struct build_result *r)
+void pipeline_write_result(struct mf_state *st, const struct build_result *r)
 {
-	char *json, *path;
+	char *json = report_build_json(r);
+	char *path = xasprintf("%s/%lld/result.json", st->builds_dir, (long long)r->id);
 
-	if (builds_finish(ctx->state->db, r->id, r->status, r->exit_code, r->error) < 0)
-		log_warnx("%s", mf_error_msg());
-	json = report_build_json(r);
-	path = xasprintf("%s/%lld/result.json", ctx->state->builds_dir, (long long)r->id);
 	if (mf_write_file_atomic(path, json, strlen(json), 0644) < 0)
 		log_warnx("%s", mf_error_msg());
 	free(path);
 	free(json);
+}
+
+int pipeline_finish(struct mf_state *st, const struct build_result *r)
+{
+	if (builds_finish(st->db, r->id, r->status, r->exit_code, r->error) < 0)
+		return -1;
+	pipeline_write_result(st, r);
+	return 0;
 }
 
 /* Counts machines that did not come up against the image (quarantine). */
@@ -413,19 +349,48 @@ static void note_boot(struct build *b, int ok)
 
 	if (!ok && mf_error_class() == MF_E_INTERRUPTED)
 		return; /* the user's doing, not the image's */
-	q = registry_boot_result(b->ctx, b->img->name, ok, b->ctx->cfg.quarantine_after,
-				 ok ? NULL : b->res->error);
+	q = images_boot_result(b->st->db, b->img->name, ok, b->env->quarantine_after,
+			       ok ? NULL : b->res->error);
 	if (q < 0)
 		log_warnx("%s", mf_error_msg());
 	else if (q > 0)
 		buildlog_event(b->log, "image %s quarantined after %d machines in a row did not "
-			       "come up", b->img->name, b->ctx->cfg.quarantine_after);
+			       "come up", b->img->name, b->env->quarantine_after);
 }
 
-int pipeline_run(struct mf_ctx *ctx, const struct build_request *req,
+void build_env_init(struct build_env *env, const struct mf_config *cfg, struct mf_state *st,
+		    struct host *h)
+{
+	env->state = st;
+	env->host = h;
+	env->build_timeout = cfg->build_timeout;
+	env->quarantine_after = cfg->quarantine_after;
+	env->max_log_bytes = (uint64_t)cfg->max_log_mb << 20;
+	env->max_package_bytes = (uint64_t)cfg->max_package_mb << 20;
+}
+
+static void build_release(struct build *b)
+{
+	buildlog_close(b->log);
+	guest_files_free(b->before, b->nbefore);
+	mf_strv_free(b->input_names);
+	free(b->command);
+	image_free(b->img);
+}
+
+int pipeline_check(struct mf_state *st, const struct build_request *req)
+{
+	struct build b = { .st = st, .req = req };
+	int ret = validate(&b);
+
+	build_release(&b);
+	return ret;
+}
+
+int pipeline_run(const struct build_env *env, const struct build_request *req,
 		 const struct build_events *ev, struct build_result *out)
 {
-	struct build b = { .ctx = ctx, .req = req, .ev = ev, .res = out };
+	struct build b = { .env = env, .st = env->state, .req = req, .ev = ev, .res = out };
 	int64_t start = mf_now_ms(), t;
 	int ret = -1;
 
@@ -437,6 +402,7 @@ int pipeline_run(struct mf_ctx *ctx, const struct build_request *req,
 	out->image = xstrdup(b.img->name);
 	if (open_build(&b) < 0)
 		goto out;
+	buildlog_limit(b.log, env->max_log_bytes);
 	if (ev && ev->started)
 		ev->started(ev->payload, out->id, out->log_path);
 
@@ -467,7 +433,7 @@ int pipeline_run(struct mf_ctx *ctx, const struct build_request *req,
 		.phase = machine_phase,
 		.payload = &b,
 	};
-	if (machine_up(ctx, &spec, &b.machine) < 0) {
+	if (machine_up(env->host, b.st->db, &spec, &b.machine) < 0) {
 		fail(&b, NULL, 0);
 		note_boot(&b, 0);
 	} else {
@@ -488,14 +454,10 @@ int pipeline_run(struct mf_ctx *ctx, const struct build_request *req,
 	out->duration_ms = mf_now_ms() - start;
 	buildlog_event(b.log, "build %lld %s in %lld ms", (long long)out->id,
 		       build_status_name(out->status), (long long)out->duration_ms);
-	if (!req->defer_finish)
-		pipeline_finish(ctx, out);
+	if (!req->defer_finish && pipeline_finish(b.st, out) < 0)
+		log_warnx("build %lld: %s", (long long)out->id, mf_error_msg());
 	ret = 0;
 out:
-	buildlog_close(b.log);
-	guest_files_free(b.before, b.nbefore);
-	mf_strv_free(b.input_names);
-	free(b.command);
-	image_free(b.img);
+	build_release(&b);
 	return ret;
 }

@@ -12,13 +12,29 @@
 #ifndef MAYFLY_PIPELINE_H
 #define MAYFLY_PIPELINE_H
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "store/builds.h"
 
-struct mf_ctx;
+struct host;
+struct mf_config;
+struct mf_state;
+
+/* Where builds run and what limits them. */
+struct build_env {
+	struct mf_state *state;	/* records, logs, packages */
+	struct host *host;	/* where machines start */
+	int build_timeout;	/* seconds; for requests that set none */
+	int quarantine_after;	/* machines in a row that did not come up */
+	uint64_t max_log_bytes;	/* of one build's log; 0: no limit */
+	uint64_t max_package_bytes; /* harvested by one build; 0: no limit */
+};
+
+/* The environment of builds on host h with settings cfg. */
+void build_env_init(struct build_env *env, const struct mf_config *cfg, struct mf_state *st,
+		    struct host *h);
 
 struct build_request {
 	const char *image;
@@ -29,7 +45,7 @@ struct build_request {
 	const char *out_dir;	/* NULL: STATE/builds/ID/packages */
 	int timeout_s;		/* limit on the run phase; 0: build_timeout setting */
 	int idle_timeout_s;	/* limit on silence during the run phase; 0: none */
-	volatile sig_atomic_t *cancel; /* non-zero asks the build to stop */
+	atomic_int *cancel; /* non-zero asks the build to stop */
 	/* mayflyd: run an attempt of an existing (queued) build record */
 	int64_t build_id;	/* 0: create a record */
 	int attempt;		/* 1, 2, ... (the log is appended to after the first) */
@@ -43,38 +59,29 @@ struct build_events {
 	void *payload;
 };
 
-#define BUILD_MAX_PHASES 8
-
-struct build_result {
-	int64_t id;
-	char *image;
-	enum build_status status;
-	int exit_code;		/* of the build command; -1 when it did not finish */
-	char *error;		/* what went wrong; NULL on success */
-	struct build_phase phases[BUILD_MAX_PHASES];
-	size_t nphases;
-	struct build_package *packages;
-	size_t npackages;
-	char *log_path;
-	char *console_path;
-	char *out_dir;
-	int64_t duration_ms;
-};
-
-void build_result_release(struct build_result *r);
+/*
+ * Checks a request without creating anything: the image, recipe names,
+ * inputs, the build command. MF_E_USAGE (or MF_E_CONFLICT for a
+ * quarantined image). pipeline_run() checks again; callers use this to
+ * report bad input before they connect to libvirt.
+ */
+int pipeline_check(struct mf_state *st, const struct build_request *req);
 
 /*
- * Runs a build. Returns -1 (MF_E_USAGE) when the request is invalid, before
- * anything is created: unknown image, bad recipe name, unreadable input.
- * Otherwise returns 0 and the outcome is in out->status.
+ * Runs a build. Returns -1 when it could not start: the request is invalid
+ * (MF_E_USAGE, MF_E_CONFLICT; nothing was created), or its record or log
+ * could not be written (MF_E_INFRA). Otherwise returns 0 and the outcome
+ * is in out->status.
  */
-int pipeline_run(struct mf_ctx *ctx, const struct build_request *req,
+int pipeline_run(const struct build_env *env, const struct build_request *req,
 		 const struct build_events *ev, struct build_result *out);
 
-/* Marks the record finished and writes STATE/builds/ID/result.json. */
-void pipeline_finish(struct mf_ctx *ctx, const struct build_result *r);
-
-/* The exit status vmctl uses for a build's outcome (0, 1, 3, 4, 130). */
-int pipeline_exit_code(const struct build_result *r);
+/*
+ * Marks the record finished and writes STATE/builds/ID/result.json.
+ * -1 when the record could not be written (result.json is only warned about).
+ */
+int pipeline_finish(struct mf_state *st, const struct build_result *r);
+/* Writes STATE/builds/ID/result.json only (failures are warned about). */
+void pipeline_write_result(struct mf_state *st, const struct build_result *r);
 
 #endif

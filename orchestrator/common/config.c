@@ -41,6 +41,10 @@ static const struct key keys[] = {
 	{ "limits", "disk_reserve_mb", KEY_INT, OFF(disk_reserve_mb), 0, 1 << 30 },
 	{ "limits", "quarantine_after", KEY_INT, OFF(quarantine_after), 1, 1000 },
 	{ "limits", "max_request_mb", KEY_INT, OFF(max_request_mb), 1, 4096 },
+	{ "limits", "max_connections", KEY_INT, OFF(max_connections), 16, 1000000 },
+	{ "limits", "header_timeout", KEY_INT, OFF(header_timeout), 1, 3600 },
+	{ "limits", "max_log_mb", KEY_INT, OFF(max_log_mb), 1, 1 << 20 },
+	{ "limits", "max_package_mb", KEY_INT, OFF(max_package_mb), 1, 1 << 24 },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -61,6 +65,10 @@ void config_init(struct mf_config *cfg)
 	cfg->disk_reserve_mb = 2048;
 	cfg->quarantine_after = 3;
 	cfg->max_request_mb = 64;
+	cfg->max_connections = 10000;
+	cfg->header_timeout = 10;
+	cfg->max_log_mb = 256;
+	cfg->max_package_mb = 8192;
 }
 
 void config_release(struct mf_config *cfg)

@@ -47,6 +47,10 @@ struct mf_config {
 	int disk_reserve_mb;	/* no machine starts with less free in the pool */
 	int quarantine_after;	/* consecutive boot failures that quarantine an image */
 	int max_request_mb;	/* largest API request body */
+	int max_connections;	/* open HTTP connections at once (mayflyd) */
+	int header_timeout;	/* seconds a client has to send a request's headers */
+	int max_log_mb;		/* largest build log (guest output) */
+	int max_package_mb;	/* most package bytes one build may harvest */
 };
 
 /* Splits a "HOST:PORT" or "[V6]:PORT" listen address (host into a buffer). */

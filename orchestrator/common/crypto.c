@@ -3,12 +3,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/util.h"
 
 struct sha256 {
 	EVP_MD_CTX *ctx;
@@ -42,6 +45,19 @@ void sha256_finish(struct sha256 *h, char out[SHA256_HEX_LEN])
 	out[2 * n] = '\0';
 	EVP_MD_CTX_free(h->ctx);
 	free(h);
+}
+
+void sha256_digest(const void *data, size_t len, unsigned char out[32])
+{
+	if (EVP_Digest(data, len, out, NULL, EVP_sha256(), NULL) != 1) {
+		fputs("mayfly: cannot compute SHA-256\n", stderr);
+		abort();
+	}
+}
+
+int crypto_equal(const void *a, const void *b, size_t len)
+{
+	return CRYPTO_memcmp(a, b, len) == 0;
 }
 
 int sha256_file(const char *path, char out[SHA256_HEX_LEN], uint64_t *size)
@@ -121,5 +137,40 @@ char *base64_encode(const unsigned char *in, size_t len)
 		abort();
 	}
 	EVP_EncodeBlock((unsigned char *)out, in, (int)len);
+	return out;
+}
+
+char *ssh_key_fingerprint(const char *key)
+{
+	const char *b64 = key ? strchr(key, ' ') : NULL;
+	unsigned char *blob, md[32];
+	size_t n, pad = 0;
+	int len;
+	char *enc, *out;
+
+	if (!b64)
+		return xstrdup("(unreadable key)");
+	b64++;
+	n = strcspn(b64, " \t\r\n");
+	if (n == 0 || n % 4 != 0 || n > 65536)
+		return xstrdup("(unreadable key)");
+	blob = malloc(n / 4 * 3 + 1);
+	if (!blob) {
+		fputs("mayfly: out of memory\n", stderr);
+		abort();
+	}
+	/* Not base64_decode(): a fingerprint never touches the current error. */
+	len = EVP_DecodeBlock(blob, (const unsigned char *)b64, (int)n);
+	pad = (b64[n - 1] == '=') + (b64[n - 2] == '=');
+	if (len <= (int)pad) {
+		free(blob);
+		return xstrdup("(unreadable key)");
+	}
+	sha256_digest(blob, (size_t)len - pad, md);
+	free(blob);
+	enc = base64_encode(md, sizeof(md));
+	enc[strcspn(enc, "=")] = '\0';
+	out = xasprintf("SHA256:%s", enc);
+	free(enc);
 	return out;
 }

@@ -1,5 +1,5 @@
 /*
- * crypto.h - the OpenSSL boundary: SHA-256 and base64.
+ * crypto.h - the OpenSSL boundary: SHA-256, base64 and SSH key fingerprints.
  * Digests are lowercase hex strings of 64 characters plus NUL.
  */
 #ifndef MAYFLY_CRYPTO_H
@@ -17,6 +17,10 @@ struct sha256 *sha256_new(void);
 void sha256_update(struct sha256 *h, const void *data, size_t len);
 /* Writes the hex digest and frees the context. */
 void sha256_finish(struct sha256 *h, char out[SHA256_HEX_LEN]);
+/* The raw digest of a buffer. */
+void sha256_digest(const void *data, size_t len, unsigned char out[32]);
+/* 1 if the buffers are equal, in time that depends only on len. */
+int crypto_equal(const void *a, const void *b, size_t len);
 /* Digest of a file's content; also returns its size when size != NULL. */
 int sha256_file(const char *path, char out[SHA256_HEX_LEN], uint64_t *size);
 
@@ -27,5 +31,12 @@ int sha256_file(const char *path, char out[SHA256_HEX_LEN], uint64_t *size);
 int base64_decode(const char *in, size_t inlen, unsigned char **out, size_t *outlen);
 /* Encodes into a NUL-terminated string the caller frees. */
 char *base64_encode(const unsigned char *in, size_t len);
+
+/*
+ * OpenSSH's fingerprint of a public key given as "TYPE BASE64":
+ * "SHA256:" and the unpadded base64 of the SHA-256 of the key blob
+ * (caller frees). "(unreadable key)" when it is not such a line.
+ */
+char *ssh_key_fingerprint(const char *key);
 
 #endif

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MF_ERROR_MAX 2048
@@ -22,8 +23,18 @@ static int set_va(enum mf_errclass cls, int errnum, const char *fmt, va_list ap)
 	n = vsnprintf(last.msg, sizeof(last.msg), fmt, ap);
 	if (errnum && n >= 0 && (size_t)n < sizeof(last.msg))
 		snprintf(last.msg + n, sizeof(last.msg) - (size_t)n, ": %s", strerror(errnum));
+	mf_scrub_controls(last.msg, 1);
 	last.cls = cls;
 	return -1;
+}
+
+void mf_scrub_controls(char *s, int keep_newlines)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c < 0x20 && !(c == '\n' && keep_newlines)) || c == 0x7f)
+			*s = '?';
+	}
 }
 
 int mf_error(enum mf_errclass cls, const char *fmt, ...)
@@ -64,8 +75,34 @@ int mf_error_wrap(const char *fmt, ...)
 	memcpy(last.msg, prefix, plen);
 	memcpy(last.msg + plen, ": ", 2);
 	last.msg[plen + 2 + mlen] = '\0';
+	mf_scrub_controls(last.msg, 1);
 	if (last.cls == MF_E_NONE)
 		last.cls = MF_E_INFRA;
+	return -1;
+}
+
+int mf_error_reclass(enum mf_errclass cls)
+{
+	last.cls = cls;
+	return -1;
+}
+
+void mf_error_save(struct mf_error_saved *s)
+{
+	s->cls = last.cls;
+	s->msg = strdup(last.msg);
+	if (!s->msg) {
+		fputs("mayfly: out of memory\n", stderr);
+		abort();
+	}
+}
+
+int mf_error_restore(struct mf_error_saved *s)
+{
+	snprintf(last.msg, sizeof(last.msg), "%s", s->msg);
+	last.cls = s->cls;
+	free(s->msg);
+	s->msg = NULL;
 	return -1;
 }
 

@@ -11,6 +11,7 @@
 #define MAYFLY_LOG_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "common/error.h"
@@ -29,8 +30,16 @@ int buildlog_open(struct buildlog **out, const char *path, int append);
 void buildlog_close(struct buildlog *bl);
 /* One event line, timestamped; also sent to log_debug. */
 void buildlog_event(struct buildlog *bl, const char *fmt, ...) MF_PRINTF(2, 3);
-/* Raw guest output. */
-void buildlog_output(struct buildlog *bl, const char *data, size_t len);
+/*
+ * Caps the guest output written through this handle (0: no cap), so that
+ * a guest cannot fill the host's disk with its log.
+ */
+void buildlog_limit(struct buildlog *bl, uint64_t max_bytes);
+/*
+ * Raw guest output. Returns -1 once the cap is reached: what fits is
+ * written, then one event line says the rest was dropped.
+ */
+int buildlog_output(struct buildlog *bl, const char *data, size_t len);
 const char *buildlog_path(const struct buildlog *bl);
 
 #endif

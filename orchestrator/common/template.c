@@ -1,57 +1,10 @@
 /* template.c - see template.h. */
 #include "common/template.h"
 
-#include <ctype.h>
 #include <string.h>
 
 #include "common/error.h"
-
-static int name_check(const char *what, const char *name, size_t max, const char *extra)
-{
-	size_t len = strlen(name);
-
-	if (len == 0)
-		return mf_error(MF_E_USAGE, "invalid %s name: empty", what);
-	/* Check every byte first, so a message never echoes a control character. */
-	for (size_t i = 0; i < len; i++)
-		if (!isprint((unsigned char)name[i]))
-			return mf_error(MF_E_USAGE,
-					"invalid %s name: byte 0x%02x at position %zu is not "
-					"allowed (use letters, digits and %s)", what,
-					(unsigned char)name[i], i + 1, extra);
-	if (len > max)
-		return mf_error(MF_E_USAGE, "invalid %s name '%.40s...': longer than %zu characters",
-				what, name, max);
-	if (!isalnum((unsigned char)name[0]))
-		return mf_error(MF_E_USAGE,
-				"invalid %s name '%s': must start with a letter or digit", what, name);
-	for (size_t i = 1; i < len; i++) {
-		unsigned char c = (unsigned char)name[i];
-		if (isalnum(c) || strchr(extra, c))
-			continue;
-		return mf_error(MF_E_USAGE,
-				"invalid %s name '%s': character '%c' at position %zu is not "
-				"allowed (use letters, digits and %s)", what, name, c, i + 1, extra);
-	}
-	return 0;
-}
-
-int recipe_name_check(const char *name)
-{
-	/* isalnum() follows the C locale here: ASCII letters and digits only. */
-	return name_check("recipe", name, RECIPE_NAME_MAX, "_.+-");
-}
-
-int image_name_check(const char *name)
-{
-	return name_check("image", name, IMAGE_NAME_MAX, "_.-");
-}
-
-int input_name_check(const char *name)
-{
-	/* Like a recipe name, so it is safe in paths, URLs and lists alike. */
-	return name_check("input", name, 255, "_.+-");
-}
+#include "common/names.h"
 
 void shell_quote(struct strbuf *sb, const char *s)
 {

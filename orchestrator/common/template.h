@@ -1,6 +1,6 @@
 /*
- * template.h - the build command template, shell quoting and the names
- * that are allowed to reach a shell.
+ * template.h - the build command template and shell quoting. Every value
+ * put into a command is checked (names.h) and single-quoted.
  *
  * A template is a shell command with placeholders:
  *	{recipes}	the recipe names, each shell-quoted, space-separated
@@ -14,20 +14,6 @@
 #include <stddef.h>
 
 #include "common/strbuf.h"
-
-#define RECIPE_NAME_MAX 128
-#define IMAGE_NAME_MAX 64
-
-/* Recipe names: a letter or digit, then letters, digits, '_', '.', '+', '-'. */
-int recipe_name_check(const char *name);
-/* Image names: a letter or digit, then letters, digits, '_', '.', '-'. */
-int image_name_check(const char *name);
-
-/*
- * Names of input files as they will appear in the guest's packages dir:
- * a letter or digit, then letters, digits, '_', '.', '+', '-'.
- */
-int input_name_check(const char *name);
 
 /* Appends s to sb as one single-quoted shell word. */
 void shell_quote(struct strbuf *sb, const char *s);

@@ -1,6 +1,7 @@
 /* api.c - mayflyd's routes. See api.h. */
 #include "daemon/api.h"
 
+#include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -10,56 +11,58 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "images/registry.h"
-#include "store/builds.h"
 #include "common/config.h"
-#include "common/crypto.h"
-#include "machine/ctx.h"
-#include "store/db.h"
 #include "common/error.h"
-#include "daemon/http.h"
 #include "common/log.h"
-#include "store/queue.h"
-#include "json/report.h"
-#include "daemon/scheduler.h"
-#include "store/state.h"
 #include "common/strbuf.h"
 #include "common/util.h"
+#include "daemon/http.h"
+#include "daemon/scheduler.h"
+#include "daemon/tokens.h"
+#include "json/report.h"
 #include "json/wire.h"
+#include "store/builds.h"
+#include "store/db.h"
+#include "store/images.h"
+#include "store/queue.h"
+#include "store/state.h"
 
 #define JSON "application/json"
-#define FOLLOW_POLL_US 200000
+/*
+ * Threads serving every connection. Handlers are short (a database query,
+ * a file handed to sendfile); the longest is a submission with inputs.
+ */
+#define API_THREADS 4
 
 struct api {
 	struct mf_config cfg;
 	struct scheduler *sched;
 	struct http_server *http;
-	pthread_key_t ctx_key;		/* each connection thread's own state */
+	pthread_key_t state_key;	/* each server thread's own state handle */
 	pthread_mutex_t tokens_lock;
-	char **tokens;			/* NULL-terminated */
-	volatile int accepting;
+	struct tokens *tokens;
+	atomic_int accepting;
 };
 
-static void free_thread_ctx(void *p)
+static void free_thread_state(void *p)
 {
-	ctx_free(p);
+	state_free(p);
 }
 
-/* This thread's context (database connection), opened on first use. */
-static struct mf_ctx *thread_ctx(struct api *a)
+/*
+ * This thread's state handle (its database connection): opened on the
+ * thread's first request and kept for the thread's life.
+ */
+static struct mf_state *thread_state(struct api *a)
 {
-	struct mf_ctx *ctx = pthread_getspecific(a->ctx_key);
-	struct mf_config copy;
+	struct mf_state *st = pthread_getspecific(a->state_key);
 
-	if (ctx)
-		return ctx;
-	config_copy(&copy, &a->cfg);
-	if (ctx_open(&ctx, &copy) < 0) {
-		config_release(&copy);
+	if (st)
+		return st;
+	if (state_open(&st, a->cfg.state_dir) < 0)
 		return NULL;
-	}
-	pthread_setspecific(a->ctx_key, ctx);
-	return ctx;
+	pthread_setspecific(a->state_key, st);
+	return st;
 }
 
 static struct http_response *error_response(int status, const char *msg, const char *field)
@@ -104,77 +107,31 @@ static struct http_response *json_response(int status, char *json)
 
 int api_reload_tokens(struct api *a)
 {
-	char **v = xcalloc(1, sizeof(char *)), *text = NULL, *save = NULL;
-	size_t n = 0;
-	struct stat st;
+	struct tokens *t = NULL, *old;
 
-	if (a->cfg.token_file) {
-		if (mf_read_file(a->cfg.token_file, 1 << 20, &text, NULL) < 0) {
-			free(v);
-			return mf_error_wrap("token_file");
-		}
-		if (stat(a->cfg.token_file, &st) == 0 && (st.st_mode & 077))
-			log_warnx("%s can be read by other users (mode %03o); chmod 600 it",
-				  a->cfg.token_file, (unsigned)(st.st_mode & 0777));
-		for (char *line = strtok_r(text, "\n", &save); line;
-		     line = strtok_r(NULL, "\n", &save)) {
-			line[strcspn(line, "\r")] = '\0';
-			while (*line == ' ' || *line == '\t')
-				line++;
-			if (!*line || *line == '#')
-				continue;
-			v = xrealloc(v, (n + 2) * sizeof(char *));
-			v[n++] = xstrdup(line);
-			v[n] = NULL;
-		}
-		free(text);
-	}
+	if (tokens_load(&t, a->cfg.token_file) < 0)
+		return -1;
 	pthread_mutex_lock(&a->tokens_lock);
-	mf_strv_free(a->tokens);
-	a->tokens = v;
+	old = a->tokens;
+	a->tokens = t;
 	pthread_mutex_unlock(&a->tokens_lock);
-	if (n == 0)
+	tokens_free(old);
+	if (tokens_count(t) == 0)
 		log_warnx("no API token is configured (token_file): every request but /healthz "
 			  "will be refused");
 	else
-		log_info("%zu API token%s loaded", n, n == 1 ? "" : "s");
+		log_info("%zu API token%s loaded", tokens_count(t), tokens_count(t) == 1 ? "" : "s");
 	return 0;
-}
-
-/* Compares without leaking where the first difference is. */
-static int same(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	unsigned char d = la != lb;
-
-	for (size_t i = 0; i < la; i++)
-		d |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
-	return d == 0;
 }
 
 /* Checks the bearer token; *who gets "token:HASHPREFIX" (caller frees). */
 static int authorized(struct api *a, const struct http_request *req, char **who)
 {
-	const char *h = http_header(req, "Authorization");
-	int ok = 0;
+	int ok;
 
-	*who = NULL;
-	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
-		return 0;
-	h += 7;
-	while (*h == ' ')
-		h++;
 	pthread_mutex_lock(&a->tokens_lock);
-	for (char **t = a->tokens; t && *t; t++)
-		ok |= same(h, *t);
+	ok = tokens_check(a->tokens, http_header(req, "Authorization"), who);
 	pthread_mutex_unlock(&a->tokens_lock);
-	if (ok) {
-		struct sha256 *s = sha256_new();
-		char hex[SHA256_HEX_LEN];
-		sha256_update(s, h, strlen(h));
-		sha256_finish(s, hex);
-		*who = xasprintf("token:%.8s", hex);
-	}
 	return ok;
 }
 
@@ -182,10 +139,10 @@ static int authorized(struct api *a, const struct http_request *req, char **who)
 
 static struct http_response *health(struct api *a)
 {
-	struct mf_ctx *ctx = thread_ctx(a);
+	struct mf_state *st = thread_state(a);
 	int queued = 0, running = 0;
 
-	if (!ctx || queue_counts(ctx->state->db, &queued, &running) < 0)
+	if (!st || queue_counts(st->db, &queued, &running) < 0)
 		return fail(NULL);
 	return json_response(a->accepting ? 200 : 503,
 			     report_health_json(a->accepting, scheduler_running(a->sched),
@@ -193,11 +150,11 @@ static struct http_response *health(struct api *a)
 						scheduler_disk_low(a->sched)));
 }
 
-static int write_inputs(struct mf_ctx *ctx, int64_t id, const struct wire_submission *s,
+static int write_inputs(struct mf_state *st, int64_t id, const struct wire_submission *s,
 			char **names)
 {
 	struct strbuf list = STRBUF_INIT;
-	char *dir = xasprintf("%s/%lld/inputs", ctx->state->builds_dir, (long long)id);
+	char *dir = xasprintf("%s/%lld/inputs", st->builds_dir, (long long)id);
 	int ret = -1;
 
 	if (s->ninputs && mf_mkdir_p(dir, 0755) < 0)
@@ -221,7 +178,7 @@ out:
 static struct http_response *submit(struct api *a, const struct http_request *req,
 				    const char *who)
 {
-	struct mf_ctx *ctx = thread_ctx(a);
+	struct mf_state *st = thread_state(a);
 	struct wire_submission sub;
 	struct image *img = NULL;
 	struct http_response *resp;
@@ -231,14 +188,14 @@ static struct http_response *submit(struct api *a, const struct http_request *re
 
 	if (!a->accepting)
 		return error_response(503, "mayflyd is shutting down; submit again later", NULL);
-	if (!ctx)
+	if (!st)
 		return fail(NULL);
 	if (wire_parse_submission(req->body ? req->body : "", req->body_len, &sub, &field) < 0) {
 		resp = fail(field);
 		free(field);
 		return resp;
 	}
-	if (registry_get(ctx, sub.image, &img) < 0 || registry_check_usable(img) < 0) {
+	if (images_get(st->db, sub.image, &img) < 0 || images_check_usable(img) < 0) {
 		resp = fail("image");
 		goto out;
 	}
@@ -250,7 +207,7 @@ static struct http_response *submit(struct api *a, const struct http_request *re
 		.timeout = sub.timeout,
 		.requested_by = who,
 	};
-	rc = queue_submit(ctx->state->db, &qr, a->cfg.queue_max, &id);
+	rc = queue_submit(st->db, &qr, a->cfg.queue_max, &id);
 	if (rc < 0) {
 		resp = fail(NULL);
 		goto out;
@@ -263,10 +220,10 @@ static struct http_response *submit(struct api *a, const struct http_request *re
 		http_response_header(resp, "Retry-After", "30");
 		goto out;
 	}
-	if (write_inputs(ctx, id, &sub, &names) < 0 ||
-	    queue_commit(ctx->state->db, id, names) < 0) {
+	if (write_inputs(st, id, &sub, &names) < 0 ||
+	    queue_commit(st->db, id, names) < 0) {
 		char *msg = xstrdup(mf_error_msg());
-		builds_finish(ctx->state->db, id, BUILD_INFRA_ERROR, -1, msg);
+		builds_finish(st->db, id, BUILD_INFRA_ERROR, -1, msg);
 		mf_error(MF_E_INFRA, "build %lld: %s", (long long)id, msg);
 		free(msg);
 		resp = fail(NULL);
@@ -291,7 +248,7 @@ out:
 
 static struct http_response *list(struct api *a, const struct http_request *req)
 {
-	struct mf_ctx *ctx = thread_ctx(a);
+	struct mf_state *st = thread_state(a);
 	const char *q = http_query(req, "status"), *lim = http_query(req, "limit");
 	char *statuses[9] = { 0 }, *copy = NULL, *save = NULL;
 	struct build_record **v = NULL;
@@ -299,7 +256,7 @@ static struct http_response *list(struct api *a, const struct http_request *req)
 	long limit = 100;
 	struct http_response *resp;
 
-	if (!ctx)
+	if (!st)
 		return fail(NULL);
 	if (lim) {
 		char *end;
@@ -323,7 +280,7 @@ static struct http_response *list(struct api *a, const struct http_request *req)
 			statuses[k++] = t;
 		}
 	}
-	if (builds_list(ctx->state->db, q ? (const char *const *)statuses : NULL, (int)limit,
+	if (builds_list(st->db, q ? (const char *const *)statuses : NULL, (int)limit,
 			&v, &n) < 0)
 		resp = fail(NULL);
 	else
@@ -335,13 +292,13 @@ static struct http_response *list(struct api *a, const struct http_request *req)
 
 static struct http_response *show(struct api *a, int64_t id)
 {
-	struct mf_ctx *ctx = thread_ctx(a);
+	struct mf_state *st = thread_state(a);
 	struct build_record *r = NULL;
 	struct http_response *resp;
 
-	if (!ctx)
+	if (!st)
 		return fail(NULL);
-	if (builds_get(ctx->state->db, id, &r) < 0)
+	if (builds_get(st->db, id, &r) < 0)
 		return mf_error_class() == MF_E_USAGE ? error_response(404, mf_error_msg(), NULL) :
 							fail(NULL);
 	resp = json_response(200, report_record_json(r));
@@ -351,13 +308,13 @@ static struct http_response *show(struct api *a, int64_t id)
 
 static struct http_response *cancel(struct api *a, int64_t id)
 {
-	struct mf_ctx *ctx = thread_ctx(a);
+	struct mf_state *st = thread_state(a);
 	struct http_response *resp;
 	char *state = NULL, *body;
 
-	if (!ctx)
+	if (!st)
 		return fail(NULL);
-	int rc = queue_cancel(ctx->state->db, id, &state);
+	int rc = queue_cancel(st->db, id, &state);
 	if (rc < 0)
 		return mf_error_class() == MF_E_USAGE ? error_response(404, mf_error_msg(), NULL) :
 							fail(NULL);
@@ -386,11 +343,11 @@ struct follow {
 
 static int build_over(struct api *a, int64_t id)
 {
-	struct mf_ctx *ctx = thread_ctx(a);
+	struct mf_state *st = thread_state(a);
 	struct build_record *r = NULL;
 	int over;
 
-	if (!ctx || builds_get(ctx->state->db, id, &r) < 0)
+	if (!st || builds_get(st->db, id, &r) < 0)
 		return 1;
 	over = strcmp(r->status, "queued") && strcmp(r->status, "running") &&
 	       strcmp(r->status, "accepted");
@@ -398,29 +355,28 @@ static int build_over(struct api *a, int64_t id)
 	return over;
 }
 
+/* Never blocks: HTTP_STREAM_WAIT while the build runs and its log has nothing new. */
 static ssize_t follow_read(void *arg, char *buf, size_t max)
 {
 	struct follow *f = arg;
+	ssize_t n;
 
-	for (;;) {
-		if (f->fd < 0)
-			f->fd = open(f->path, O_RDONLY | O_CLOEXEC);
-		if (f->fd >= 0) {
-			ssize_t n = read(f->fd, buf, max);
-			if (n > 0)
-				return n;
-			if (n < 0 && errno != EINTR)
-				return -1;
-		}
-		/* Nothing new: done if the build is, else wait. Check, then read once more. */
-		if (!f->a->accepting)
-			return 0;
-		if (build_over(f->a, f->id)) {
-			ssize_t n = f->fd >= 0 ? read(f->fd, buf, max) : 0;
-			return n > 0 ? n : 0;
-		}
-		usleep(FOLLOW_POLL_US);
+	if (f->fd < 0)
+		f->fd = open(f->path, O_RDONLY | O_CLOEXEC);
+	if (f->fd >= 0) {
+		do
+			n = read(f->fd, buf, max);
+		while (n < 0 && errno == EINTR);
+		if (n != 0)
+			return n < 0 ? -1 : n;
 	}
+	/* Nothing new: done if mayflyd stops or the build is over (then read once more). */
+	if (!f->a->accepting)
+		return 0;
+	if (!build_over(f->a, f->id))
+		return HTTP_STREAM_WAIT;
+	n = f->fd >= 0 ? read(f->fd, buf, max) : 0;
+	return n > 0 ? n : 0;
 }
 
 static void follow_free(void *arg)
@@ -435,23 +391,21 @@ static void follow_free(void *arg)
 
 static struct http_response *log_of(struct api *a, const struct http_request *req, int64_t id)
 {
-	struct mf_ctx *ctx = thread_ctx(a);
+	struct mf_state *st = thread_state(a);
 	struct build_record *r = NULL;
 	struct http_response *resp;
 	const char *follow = http_query(req, "follow");
 	char *path;
 
-	if (!ctx)
+	if (!st)
 		return fail(NULL);
-	if (builds_get(ctx->state->db, id, &r) < 0)
+	if (builds_get(st->db, id, &r) < 0)
 		return mf_error_class() == MF_E_USAGE ? error_response(404, mf_error_msg(), NULL) :
 							fail(NULL);
-	path = xasprintf("%s/%lld/build.log", ctx->state->builds_dir, (long long)id);
+	path = xasprintf("%s/%lld/build.log", st->builds_dir, (long long)id);
 	build_record_free(r);
 	if (follow && strcmp(follow, "0")) {
 		struct follow *f = xcalloc(1, sizeof(*f));
-		/* A followed log may wait long for a queued build: no idle timeout. */
-		http_request_no_timeout(req);
 		f->a = a;
 		f->id = id;
 		f->path = path;
@@ -459,7 +413,7 @@ static struct http_response *log_of(struct api *a, const struct http_request *re
 		return http_respond_stream(200, "text/plain; charset=utf-8", follow_read,
 					   follow_free, f);
 	}
-	resp = http_respond_file(200, "text/plain; charset=utf-8", path);
+	resp = http_respond_file(200, "text/plain; charset=utf-8", path, -1);
 	if (!resp) /* not started yet: no log so far */
 		resp = http_respond(200, "text/plain; charset=utf-8", "");
 	free(path);
@@ -468,22 +422,26 @@ static struct http_response *log_of(struct api *a, const struct http_request *re
 
 static struct http_response *package(struct api *a, int64_t id, const char *name)
 {
-	struct mf_ctx *ctx = thread_ctx(a);
+	struct mf_state *st = thread_state(a);
 	struct build_record *r = NULL;
 	struct http_response *resp = NULL;
 
-	if (!ctx)
+	if (!st)
 		return fail(NULL);
-	if (builds_get(ctx->state->db, id, &r) < 0)
+	if (builds_get(st->db, id, &r) < 0)
 		return mf_error_class() == MF_E_USAGE ? error_response(404, mf_error_msg(), NULL) :
 							fail(NULL);
 	/* Only names the build recorded: a request never builds a path. */
 	for (size_t i = 0; i < r->npackages; i++) {
 		if (strcmp(r->packages[i].name, name))
 			continue;
-		resp = http_respond_file(200, "application/octet-stream", r->packages[i].path);
-		if (!resp)
-			resp = error_response(410, "the package file is gone from the server", NULL);
+		resp = http_respond_file(200, "application/octet-stream", r->packages[i].path,
+					 (int64_t)r->packages[i].size);
+		if (!resp) {
+			log_warnx("build %lld: package %s: %s", (long long)id, name, mf_error_msg());
+			resp = error_response(410, "the package file is gone from the server, or "
+					      "changed since it was harvested", NULL);
+		}
 		else {
 			char *cd = xasprintf("attachment; filename=\"%s\"", name);
 			http_response_header(resp, "Content-Disposition", cd);
@@ -502,15 +460,15 @@ static struct http_response *package(struct api *a, int64_t id, const char *name
 
 static struct http_response *images(struct api *a)
 {
-	struct mf_ctx *ctx = thread_ctx(a);
+	struct mf_state *st = thread_state(a);
 	struct image **v = NULL;
 	size_t n = 0;
 	struct http_response *resp;
 
-	if (!ctx || registry_list(ctx, &v, &n) < 0)
+	if (!st || images_list(st->db, &v, &n) < 0)
 		return fail(NULL);
 	resp = json_response(200, report_images_json(v, n));
-	registry_list_free(v, n);
+	images_list_free(v, n);
 	return resp;
 }
 
@@ -597,9 +555,15 @@ int api_start(struct api **out, const struct mf_config *cfg, struct scheduler *s
 	a->sched = sched;
 	a->accepting = 1;
 	pthread_mutex_init(&a->tokens_lock, NULL);
-	pthread_key_create(&a->ctx_key, free_thread_ctx);
-	if (api_reload_tokens(a) < 0 ||
-	    http_start(&a->http, cfg->listen, (size_t)cfg->max_request_mb << 20, route, a) < 0) {
+	pthread_key_create(&a->state_key, free_thread_state);
+	struct http_opts ho = {
+		.listen = cfg->listen,
+		.max_body = (size_t)cfg->max_request_mb << 20,
+		.max_connections = (unsigned)cfg->max_connections,
+		.threads = API_THREADS,
+		.header_timeout = cfg->header_timeout,
+	};
+	if (api_reload_tokens(a) < 0 || http_start(&a->http, &ho, route, a) < 0) {
 		api_stop(a);
 		return -1;
 	}
@@ -619,8 +583,8 @@ void api_stop(struct api *a)
 		return;
 	a->accepting = 0;
 	http_stop(a->http);
-	pthread_key_delete(a->ctx_key);
-	mf_strv_free(a->tokens);
+	pthread_key_delete(a->state_key);
+	tokens_free(a->tokens);
 	pthread_mutex_destroy(&a->tokens_lock);
 	config_release(&a->cfg);
 	free(a);

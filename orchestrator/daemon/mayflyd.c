@@ -11,19 +11,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/api.h"
 #include "common/config.h"
-#include "machine/ctx.h"
 #include "common/error.h"
 #include "common/log.h"
-#include "store/queue.h"
-#include "daemon/scheduler.h"
-#include "store/state.h"
 #include "common/util.h"
-#include "machine/vm.h"
+#include "daemon/api.h"
+#include "daemon/scheduler.h"
+#include "machine/host.h"
+#include "machine/reconcile.h"
+#include "store/queue.h"
+#include "store/state.h"
 
 static void usage(FILE *fp)
 {
@@ -83,30 +84,48 @@ static int lock_state(const char *dir, int *fd_out)
 /* Startup: clean up after a dead predecessor, then queue its builds again. */
 static int recover(const struct mf_config *cfg)
 {
-	struct mf_config copy;
-	struct mf_ctx *ctx = NULL;
-	struct vm_conn *vm;
-	int n;
+	struct mf_state *st = NULL;
+	struct host *h = NULL;
+	int n = -1;
 
-	config_copy(&copy, cfg);
-	if (ctx_open(&ctx, &copy) < 0) {
-		config_release(&copy);
-		return -1;
-	}
-	if (ctx_vm(ctx, &vm) < 0) {
-		ctx_free(ctx);
-		return -1;
-	}
-	n = queue_recover(ctx->state->db, cfg->infra_retries + 1);
-	log_debug("state directory %s, instance %s, accelerator %s (%s)", ctx->state->dir,
-		  ctx->state->instance, ctx->kvm ? "kvm" : "tcg", ctx->accel_reason);
-	ctx_free(ctx);
-	if (n < 0)
-		return -1;
+	if (state_open(&st, cfg->state_dir) < 0 ||
+	    host_open(&h, cfg->libvirt_uri, cfg->accel, st) < 0 || reconcile_orphans(h, st->db) < 0)
+		goto out;
+	n = queue_recover(st->db, cfg->infra_retries + 1);
+	log_debug("state directory %s, instance %s, accelerator %s (%s)", st->dir, st->instance,
+		  h->kvm ? "kvm" : "tcg", h->accel_reason);
 	if (n > 0)
 		log_info("recovered %d build%s left running by a previous mayflyd", n,
 			 n == 1 ? "" : "s");
-	return 0;
+out:
+	host_close(h);
+	state_free(st);
+	return n < 0 ? -1 : 0;
+}
+
+/*
+ * Thousands of idle HTTP connections need as many descriptors: raise the
+ * soft limit to the hard one, and keep max_connections within it.
+ */
+static void fit_fd_limit(struct mf_config *cfg)
+{
+	struct rlimit rl;
+	rlim_t reserve = 256 + 16 * (rlim_t)cfg->max_vms; /* libvirt, SSH, logs, SQLite */
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || getrlimit(RLIMIT_NOFILE, &rl) < 0)
+			return;
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || (rlim_t)cfg->max_connections + reserve <= rl.rlim_cur)
+		return;
+	int n = rl.rlim_cur > reserve + 16 ? (int)(rl.rlim_cur - reserve) : 16;
+	log_warnx("max_connections lowered from %d to %d: this process may open only %llu files "
+		  "(raise the hard limit, ulimit -Hn)", cfg->max_connections, n,
+		  (unsigned long long)rl.rlim_cur);
+	cfg->max_connections = n;
 }
 
 static int wait_signal(const sigset_t *set, int timeout_ms)
@@ -177,6 +196,7 @@ int main(int argc, char **argv)
 		status = mf_error_exit_code(mf_error_class());
 		goto out;
 	}
+	fit_fd_limit(&cfg);
 	if (api_start(&api, &cfg, sched, &port) < 0) {
 		log_warnx("%s", mf_error_msg());
 		status = mf_error_exit_code(mf_error_class());
@@ -198,6 +218,7 @@ int main(int argc, char **argv)
 			 "; running builds are interrupted and queued again");
 	api_stop_accepting(api);
 	if (drain) {
+		scheduler_drain(sched);
 		/* The API still answers (503 to new builds) while builds finish. */
 		while (scheduler_running(sched) > 0) {
 			sig = wait_signal(&set, 500);

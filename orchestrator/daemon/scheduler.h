@@ -27,6 +27,8 @@ void scheduler_cancel(struct scheduler *s, int64_t id);
 int scheduler_running(struct scheduler *s);
 /* 1 while the pool's free disk is under disk_reserve_mb (no machine starts). */
 int scheduler_disk_low(struct scheduler *s);
+/* Claims no more builds; running ones go on (mayflyd --drain). */
+void scheduler_drain(struct scheduler *s);
 /*
  * Stops: no more claims; running builds are interrupted and queued again
  * for the next start, or, with drain, finished first. Joins every thread

@@ -6,12 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "images/registry.h"
-#include "store/builds.h"
-#include "machine/guest.h"
+#include "common/crypto.h"
 #include "common/strbuf.h"
-#include "build/pipeline.h"
 #include "common/util.h"
+#include "store/builds.h"
+#include "store/images.h"
 
 static char *dump(json_t *doc)
 {
@@ -86,7 +85,7 @@ static json_t *image_object(const struct image *img)
 {
 	const struct image_settings *s = &img->settings;
 	json_t *o = json_object(), *set = json_object();
-	char created[32], *fp = guest_key_fingerprint(img->host_key);
+	char created[32], *fp = ssh_key_fingerprint(img->host_key);
 
 	mf_rfc3339(img->created, created);
 	json_object_set_new(o, "name", jstr(img->name));

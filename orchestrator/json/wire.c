@@ -12,7 +12,7 @@
 #include "common/crypto.h"
 #include "common/error.h"
 #include "common/strbuf.h"
-#include "common/template.h"
+#include "common/names.h"
 #include "common/util.h"
 
 void wire_submission_release(struct wire_submission *s)

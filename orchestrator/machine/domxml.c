@@ -4,32 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-const char *disk_bus_name(enum disk_bus bus)
-{
-	switch (bus) {
-	case DISK_BUS_IDE:
-		return "ide";
-	case DISK_BUS_VIRTIO:
-		return "virtio";
-	case DISK_BUS_SATA:
-		break;
-	}
-	return "sata";
-}
-
-int disk_bus_parse(const char *s, enum disk_bus *out)
-{
-	if (!strcmp(s, "sata"))
-		*out = DISK_BUS_SATA;
-	else if (!strcmp(s, "ide"))
-		*out = DISK_BUS_IDE;
-	else if (!strcmp(s, "virtio"))
-		*out = DISK_BUS_VIRTIO;
-	else
-		return -1;
-	return 0;
-}
-
 static void element(struct strbuf *out, const char *indent, const char *tag, const char *text)
 {
 	strbuf_addf(out, "%s<%s>", indent, tag);

@@ -8,11 +8,8 @@
 #include <stdint.h>
 
 #include "common/strbuf.h"
+#include "store/images.h" /* enum disk_bus */
 
-enum disk_bus { DISK_BUS_SATA, DISK_BUS_IDE, DISK_BUS_VIRTIO };
-
-const char *disk_bus_name(enum disk_bus bus);
-int disk_bus_parse(const char *s, enum disk_bus *out);
 
 struct domspec {
 	const char *name;

@@ -112,29 +112,6 @@ out:
 	return ret;
 }
 
-char *guest_key_fingerprint(const char *line)
-{
-	char *type = NULL, *b64 = NULL, *fp = NULL;
-	unsigned char *hash = NULL;
-	size_t hlen = 0;
-	ssh_key key = NULL;
-
-	if (split_key(line, &type, &b64) == 0 &&
-	    ssh_pki_import_pubkey_base64(b64, ssh_key_type_from_name(type), &key) == SSH_OK &&
-	    ssh_get_publickey_hash(key, SSH_PUBLICKEY_HASH_SHA256, &hash, &hlen) == 0) {
-		char *f = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, hlen);
-		if (f) {
-			fp = xstrdup(f);
-			ssh_string_free_char(f);
-		}
-	}
-	ssh_clean_pubkey_hash(&hash);
-	ssh_key_free(key);
-	free(type);
-	free(b64);
-	return fp ? fp : xstrdup("(unreadable key)");
-}
-
 int guest_check_private_key(const char *path)
 {
 	ssh_key key = NULL;
@@ -210,8 +187,8 @@ int guest_open(struct guest **out, int fd, const struct guest_login *login, char
 		int match = !strcmp(pinned_norm, shown);
 		free(pinned_norm);
 		if (!match) {
-			char *want = guest_key_fingerprint(login->pinned_key);
-			char *got = guest_key_fingerprint(shown);
+			char *want = ssh_key_fingerprint(login->pinned_key);
+			char *got = ssh_key_fingerprint(shown);
 			mf_error(MF_E_INFRA, "host key mismatch: the guest presented %s %s, but "
 				 "the image pins %s %s; refusing to log in", ssh_key_type_to_char(
 				 ssh_key_type(hostkey)), got, pin_type, want);
@@ -455,8 +432,8 @@ static int write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
-int guest_get(struct guest *g, const char *remote, const char *local, uint64_t *size,
-	      char sha256[SHA256_HEX_LEN], int (*tick)(void *), void *payload)
+int guest_get(struct guest *g, const char *remote, const char *local, uint64_t max_size,
+	      uint64_t *size, char sha256[SHA256_HEX_LEN], int (*tick)(void *), void *payload)
 {
 	static __thread char buf[READ_CHUNK];
 	uint32_t ids[READ_AHEAD];
@@ -481,6 +458,11 @@ int guest_get(struct guest *g, const char *remote, const char *local, uint64_t *
 		goto out;
 	}
 	expect = a->size;
+	if (max_size && expect > max_size) {
+		mf_error(MF_E_BUILD, "'%s' is %llu bytes, more than the %llu allowed", remote,
+			 (unsigned long long)expect, (unsigned long long)max_size);
+		goto out;
+	}
 	fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		mf_error_errno(MF_E_INFRA, "cannot create '%s'", part);

@@ -64,18 +64,18 @@ int guest_put(struct guest *g, const char *local, const char *remote,
 	      int (*tick)(void *), void *payload);
 /*
  * Downloads remote to local (written as local.part, renamed when complete
- * and its size matches the guest's). Returns its size and sha256.
+ * and its size matches the guest's). Returns its size and sha256. A file
+ * larger than max_size (0: no limit) is refused before any byte is read
+ * (MF_E_BUILD: the build made it).
  */
-int guest_get(struct guest *g, const char *remote, const char *local, uint64_t *size,
-	      char sha256[SHA256_HEX_LEN], int (*tick)(void *), void *payload);
+int guest_get(struct guest *g, const char *remote, const char *local, uint64_t max_size,
+	      uint64_t *size, char sha256[SHA256_HEX_LEN], int (*tick)(void *), void *payload);
 
 /*
  * Reads an OpenSSH public key line ("TYPE BASE64 [COMMENT]"); *normalized
  * gets "TYPE BASE64" (caller frees). MF_E_USAGE when it is not a key.
  */
 int guest_parse_public_key(const char *line, char **normalized);
-/* "SHA256:..." fingerprint of a "TYPE BASE64" key (caller frees). */
-char *guest_key_fingerprint(const char *key);
 /* Checks that a private key file can be used (exists, readable, no passphrase). */
 int guest_check_private_key(const char *path);
 

@@ -1,6 +1,7 @@
 /* machine.c - see machine.h. */
 #include "machine/machine.h"
 
+#include <stdatomic.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -9,22 +10,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "store/builds.h"
-#include "machine/ctx.h"
+#include "machine/host.h"
 #include "store/ledger.h"
 #include "common/log.h"
 #include "machine/ready.h"
-#include "store/state.h"
 #include "common/strbuf.h"
 #include "common/util.h"
 #include "machine/vm.h"
 
 #define BOOT_ATTEMPTS 3 /* when another program takes the forwarded port first */
-
-char *machine_domain_name(const struct mf_ctx *ctx, const char *tag)
-{
-	return xasprintf("mayfly-%s-%s", ctx->state->instance, tag);
-}
 
 static void phase_done(const struct machine_spec *spec, const char *name, int64_t start)
 {
@@ -78,7 +72,7 @@ static char *console_tail(const char *path, int lines)
 
 struct ready_check {
 	struct machine *m;
-	volatile sig_atomic_t *cancel;
+	atomic_int *cancel;
 };
 
 static int ready_check(void *arg)
@@ -87,19 +81,17 @@ static int ready_check(void *arg)
 
 	if (rc->cancel && *rc->cancel)
 		return mf_error(MF_E_INTERRUPTED, "interrupted");
-	if (!vm_domain_running(rc->m->ctx->vm, rc->m->domain))
+	if (!vm_domain_running(rc->m->host->vm, rc->m->domain))
 		return mf_error(MF_E_INFRA, "the machine stopped while booting");
 	return 0;
 }
 
 static int clone_volume(struct machine *m, const struct machine_spec *spec)
 {
-	struct mf_state *st = m->ctx->state;
-
-	if (ledger_claim(st->db, LEDGER_VOLUME, m->volume, spec->build_id) < 0)
+	if (ledger_claim(m->db, LEDGER_VOLUME, m->volume, spec->build_id) < 0)
 		return -1;
 	m->volume_claimed = 1;
-	return vm_volume_overlay(m->ctx->vm, st->pool_name, m->volume, spec->golden_path,
+	return vm_volume_overlay(m->host->vm, m->host->pool, m->volume, spec->golden_path,
 				 spec->capacity, &m->disk_path);
 }
 
@@ -110,19 +102,18 @@ static void release_ports(struct machine *m)
 
 	if (m->port_claimed) {
 		snprintf(name, sizeof(name), "%d", m->port);
-		if (ledger_release(m->ctx->state->db, LEDGER_PORT, name) == 0)
+		if (ledger_release(m->db, LEDGER_PORT, name) == 0)
 			m->port_claimed = 0;
 	}
 	if (m->canary_claimed) {
 		snprintf(name, sizeof(name), "%d", m->canary_port);
-		if (ledger_release(m->ctx->state->db, LEDGER_PORT, name) == 0)
+		if (ledger_release(m->db, LEDGER_PORT, name) == 0)
 			m->canary_claimed = 0;
 	}
 }
 
 static int boot_domain(struct machine *m, const struct machine_spec *spec)
 {
-	struct mf_state *st = m->ctx->state;
 	int fd;
 
 	/* An empty console file that libvirt can hand to QEMU's user. */
@@ -130,22 +121,22 @@ static int boot_domain(struct machine *m, const struct machine_spec *spec)
 	if (fd < 0)
 		return mf_error_errno(MF_E_INFRA, "cannot create '%s'", spec->console_path);
 	close(fd);
-	if (ledger_claim(st->db, LEDGER_DOMAIN, m->domain, spec->build_id) < 0)
+	if (ledger_claim(m->db, LEDGER_DOMAIN, m->domain, spec->build_id) < 0)
 		return -1;
 	m->domain_claimed = 1;
 	for (int attempt = 1;; attempt++) {
 		struct strbuf xml = STRBUF_INIT;
 		int rc;
 
-		if (ledger_claim_port(st->db, spec->build_id, &m->port) < 0)
+		if (ledger_claim_port(m->db, spec->build_id, &m->port) < 0)
 			return -1;
 		m->port_claimed = 1;
-		if (ledger_claim_port(st->db, spec->build_id, &m->canary_port) < 0)
+		if (ledger_claim_port(m->db, spec->build_id, &m->canary_port) < 0)
 			return -1;
 		m->canary_claimed = 1;
 		struct domspec ds = {
 			.name = m->domain,
-			.kvm = m->ctx->kvm,
+			.kvm = m->host->kvm,
 			.memory_mib = spec->memory_mib,
 			.vcpus = spec->vcpus,
 			.disk_path = m->disk_path,
@@ -155,7 +146,7 @@ static int boot_domain(struct machine *m, const struct machine_spec *spec)
 			.console_path = spec->console_path,
 		};
 		domxml_domain(&xml, &ds);
-		rc = vm_domain_start(m->ctx->vm, xml.buf);
+		rc = vm_domain_start(m->host->vm, xml.buf);
 		strbuf_release(&xml);
 		if (rc == 0) {
 			buildlog_event(spec->log, "machine %s started, SSH forwarded from "
@@ -201,27 +192,26 @@ static int wait_ready(struct machine *m, const struct machine_spec *spec)
 	}
 	buildlog_event(spec->log, "SSH banner received");
 	struct guest_login login = spec->login;
-	login.software_crypto = !m->ctx->kvm;
+	login.software_crypto = !m->host->kvm;
 	if (guest_open(&m->guest, fd, &login, &m->host_key) < 0)
 		return -1;
 	buildlog_event(spec->log, "logged in as %s", login.user);
 	return 0;
 }
 
-int machine_up(struct mf_ctx *ctx, const struct machine_spec *spec, struct machine **out)
+int machine_up(struct host *h, struct db *db, const struct machine_spec *spec,
+	       struct machine **out)
 {
 	struct machine *m = xcalloc(1, sizeof(*m));
 	int64_t t;
 
 	*out = m;
-	m->ctx = ctx;
+	m->host = h;
+	m->db = db;
 	m->log = spec->log;
-	m->domain = machine_domain_name(ctx, spec->tag);
+	m->domain = host_domain_name(h, spec->tag);
 	m->volume = xasprintf("%s.qcow2", spec->tag);
 	m->console_path = xstrdup(spec->console_path);
-	struct vm_conn *vm;
-	if (ctx_vm(ctx, &vm) < 0)
-		return -1;
 
 	t = mf_now_ms();
 	if (clone_volume(m, spec) < 0)
@@ -243,7 +233,7 @@ int machine_up(struct mf_ctx *ctx, const struct machine_spec *spec, struct machi
 /* Releases a ledger claim; a failure here is logged, the resource is gone. */
 static void release(struct machine *m, const char *kind, const char *name)
 {
-	if (ledger_release(m->ctx->state->db, kind, name) < 0)
+	if (ledger_release(m->db, kind, name) < 0)
 		log_warnx("%s", mf_error_msg());
 }
 
@@ -256,7 +246,7 @@ int machine_down(struct machine *m)
 	guest_close(m->guest);
 	m->guest = NULL;
 	if (m->domain_claimed) {
-		if (vm_domain_destroy(m->ctx->vm, m->domain) < 0) {
+		if (vm_domain_destroy(m->host->vm, m->domain) < 0) {
 			log_warnx("leaving domain '%s' in the ledger: %s", m->domain, mf_error_msg());
 			ret = -1;
 		} else {
@@ -267,8 +257,7 @@ int machine_down(struct machine *m)
 	if (ret == 0)
 		release_ports(m);
 	if (m->volume_claimed) {
-		if (ret < 0 || vm_volume_delete(m->ctx->vm, m->ctx->state->pool_name,
-						m->volume) < 0) {
+		if (ret < 0 || vm_volume_delete(m->host->vm, m->host->pool, m->volume) < 0) {
 			if (ret == 0)
 				log_warnx("leaving volume '%s' in the ledger: %s", m->volume,
 					  mf_error_msg());
@@ -286,53 +275,4 @@ int machine_down(struct machine *m)
 	free(m->host_key);
 	free(m);
 	return ret;
-}
-
-int machine_reconcile(struct mf_ctx *ctx)
-{
-	struct mf_state *st = ctx->state;
-	struct ledger_entry *e = NULL;
-	size_t n = 0;
-	int ret = 0;
-
-	if (ledger_list(st->db, 1, &e, &n) < 0)
-		return -1;
-	/* Domains first: a volume cannot go while a machine still uses it. */
-	static const char *const order[] = { LEDGER_DOMAIN, LEDGER_VOLUME, LEDGER_POOL,
-					      LEDGER_PORT };
-	for (size_t pass = 0; pass < sizeof(order) / sizeof(order[0]); pass++) {
-		for (size_t i = 0; i < n; i++) {
-			if (strcmp(e[i].kind, order[pass]))
-				continue;
-			int adopted = ledger_adopt(st->db, &e[i]);
-			if (adopted <= 0) {
-				ret = adopted < 0 ? -1 : ret;
-				continue;
-			}
-			int rc = 0;
-			if (!strcmp(e[i].kind, LEDGER_DOMAIN))
-				rc = vm_domain_destroy(ctx->vm, e[i].name);
-			else if (!strcmp(e[i].kind, LEDGER_VOLUME))
-				rc = vm_volume_delete(ctx->vm, st->pool_name, e[i].name);
-			else if (!strcmp(e[i].kind, LEDGER_POOL))
-				rc = vm_pool_stop(ctx->vm, e[i].name);
-			if (rc < 0) {
-				log_warnx("cannot clean up %s '%s' left by a dead process: %s",
-					  e[i].kind, e[i].name, mf_error_msg());
-				ret = -1;
-				continue;
-			}
-			if (strcmp(e[i].kind, LEDGER_PORT))
-				log_info("cleaned up %s '%s' left by a dead process", e[i].kind,
-					 e[i].name);
-			ledger_release(st->db, e[i].kind, e[i].name);
-		}
-	}
-	ledger_entries_free(e, n);
-	if (builds_fail_orphans(st->db) < 0)
-		ret = -1;
-	if (ret < 0)
-		return mf_error(MF_E_INFRA, "could not clean up after a dead Mayfly process; "
-				"see the warnings above");
-	return 0;
 }

@@ -12,14 +12,15 @@
 #ifndef MAYFLY_MACHINE_H
 #define MAYFLY_MACHINE_H
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "machine/domxml.h"
 #include "machine/guest.h"
 
-struct mf_ctx;
 struct buildlog;
+struct db;
+struct host;
 
 struct machine_spec {
 	const char *tag;	/* unique in the state dir: "b42", "add-NAME" */
@@ -32,14 +33,15 @@ struct machine_spec {
 	const char *console_path;
 	struct guest_login login;
 	int boot_timeout_s;
-	volatile sig_atomic_t *cancel;
+	atomic_int *cancel;
 	struct buildlog *log;	/* may be NULL */
 	void (*phase)(void *payload, const char *name, int64_t ms);
 	void *payload;
 };
 
 struct machine {
-	struct mf_ctx *ctx;
+	struct host *host;
+	struct db *db;		/* the ledger's */
 	struct buildlog *log;
 	char *domain;
 	char *volume;
@@ -52,19 +54,13 @@ struct machine {
 	char *host_key;		/* the key the guest presented */
 };
 
-/* Brings a machine up. *out is set even on failure; pass it to machine_down(). */
-int machine_up(struct mf_ctx *ctx, const struct machine_spec *spec, struct machine **out);
+/*
+ * Brings a machine up on host h, its resources claimed in db's ledger.
+ * *out is set even on failure; pass it to machine_down().
+ */
+int machine_up(struct host *h, struct db *db, const struct machine_spec *spec,
+	       struct machine **out);
 /* Tears everything down and frees m; -1 if something could not be removed. */
 int machine_down(struct machine *m);
-
-/* The libvirt domain name of a tag in this state directory. */
-char *machine_domain_name(const struct mf_ctx *ctx, const char *tag);
-
-/*
- * Cleans up resources whose owning process died (kill -9, crash, power
- * loss): destroys the domains, deletes the volumes, forgets the ports,
- * and marks their builds as infrastructure errors.
- */
-int machine_reconcile(struct mf_ctx *ctx);
 
 #endif

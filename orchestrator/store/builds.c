@@ -29,6 +29,53 @@ const char *build_status_name(enum build_status s)
 	return "cancelled";
 }
 
+int build_status_parse(const char *s, enum build_status *out)
+{
+	for (int i = BUILD_RUNNING; i <= BUILD_CANCELLED; i++) {
+		if (!strcmp(s, build_status_name((enum build_status)i))) {
+			*out = (enum build_status)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int build_status_exit_code(enum build_status s)
+{
+	switch (s) {
+	case BUILD_RUNNING:
+	case BUILD_SUCCEEDED:
+		return 0;
+	case BUILD_FAILED:
+		return 1;
+	case BUILD_TIMED_OUT:
+		return 4;
+	case BUILD_CANCELLED:
+		return 130;
+	case BUILD_INFRA_ERROR:
+		break;
+	}
+	return 3;
+}
+
+enum build_status build_status_of_error(enum mf_errclass cls)
+{
+	switch (cls) {
+	case MF_E_INTERRUPTED:
+		return BUILD_CANCELLED;
+	case MF_E_TIMEOUT:
+		return BUILD_TIMED_OUT;
+	case MF_E_BUILD:
+	case MF_E_USAGE:
+		return BUILD_FAILED;
+	case MF_E_NONE:
+	case MF_E_INFRA:
+	case MF_E_CONFLICT:
+		break;
+	}
+	return BUILD_INFRA_ERROR;
+}
+
 
 int builds_create(struct db *db, const char *image, const char *recipes, int64_t *id)
 {
@@ -275,8 +322,7 @@ void build_record_free(struct build_record *r)
 	free(r->inputs);
 	free(r->phases);
 	for (size_t i = 0; i < r->npackages; i++) {
-		free(r->packages[i].name);
-		free(r->packages[i].path);
+		build_package_release(&r->packages[i]);
 	}
 	free(r->packages);
 	for (size_t i = 0; i < r->ntries; i++) {
@@ -292,4 +338,24 @@ void build_records_free(struct build_record **v, size_t n)
 	for (size_t i = 0; i < n; i++)
 		build_record_free(v[i]);
 	free(v);
+}
+
+void build_result_release(struct build_result *r)
+{
+	free(r->image);
+	free(r->error);
+	for (size_t i = 0; i < r->npackages; i++)
+		build_package_release(&r->packages[i]);
+	free(r->packages);
+	free(r->log_path);
+	free(r->console_path);
+	free(r->out_dir);
+	memset(r, 0, sizeof(*r));
+}
+
+void build_package_release(struct build_package *p)
+{
+	free(p->name);
+	free(p->path);
+	memset(p, 0, sizeof(*p));
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "common/crypto.h"
+#include "common/error.h"
 
 struct db;
 
@@ -23,6 +24,17 @@ enum build_status {
 };
 
 const char *build_status_name(enum build_status s);
+/* The status a name stands for ("queued" and "accepted" are not statuses of a run); -1 if none. */
+int build_status_parse(const char *s, enum build_status *out);
+/* The exit status vmctl uses for it: 0 success (or not over), 1, 3, 4, 130. */
+int build_status_exit_code(enum build_status s);
+/*
+ * The status a failure of that class means: interrupted -> cancelled,
+ * time limit -> timed_out, the build's own doing or a request that does not
+ * hold (MF_E_BUILD, MF_E_USAGE) -> failed, anything else -> infra_error
+ * (retried by mayflyd).
+ */
+enum build_status build_status_of_error(enum mf_errclass cls);
 
 struct build_phase {
 	char name[16];
@@ -36,12 +48,35 @@ struct build_package {
 	char *path;
 };
 
+void build_package_release(struct build_package *p);
+
 struct build_attempt {
 	int n;
 	char *status;
 	char *error;
 	int64_t started, finished;
 };
+
+/* What one run of a build produced (pipeline.h fills it; report.h prints it). */
+#define BUILD_MAX_PHASES 8
+
+struct build_result {
+	int64_t id;
+	char *image;
+	enum build_status status;
+	int exit_code;		/* of the build command; -1 when it did not finish */
+	char *error;		/* what went wrong; NULL on success */
+	struct build_phase phases[BUILD_MAX_PHASES];
+	size_t nphases;
+	struct build_package *packages;
+	size_t npackages;
+	char *log_path;
+	char *console_path;
+	char *out_dir;
+	int64_t duration_ms;
+};
+
+void build_result_release(struct build_result *r);
 
 /* A build as stored, for status queries (vmctl status, the API). */
 struct build_record {

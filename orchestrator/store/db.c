@@ -107,7 +107,26 @@ int db_begin(struct db *db)
 
 int db_commit(struct db *db)
 {
-	return db_exec(db, "COMMIT");
+	if (db_exec(db, "COMMIT") == 0)
+		return 0;
+	/*
+	 * A failed COMMIT (busy, disk full, a deferred constraint) can leave
+	 * the transaction open, and every later BEGIN of this connection would
+	 * fail: end it, keeping the COMMIT's error.
+	 */
+	if (!sqlite3_get_autocommit(db->h))
+		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+int db_in_transaction(struct db *db)
+{
+	return !sqlite3_get_autocommit(db->h);
+}
+
+void db_set_busy_timeout(struct db *db, int ms)
+{
+	sqlite3_busy_timeout(db->h, ms);
 }
 
 void db_rollback(struct db *db)

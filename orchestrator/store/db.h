@@ -32,8 +32,13 @@ int db_execf(struct db *db, const char *sql, const char *types, ...);
 
 /* "BEGIN IMMEDIATE", so writers queue on the busy timeout, not fail later. */
 int db_begin(struct db *db);
+/* On failure the transaction is rolled back: the connection is usable again. */
 int db_commit(struct db *db);
 void db_rollback(struct db *db);
+/* 1 while a transaction is open on this connection. */
+int db_in_transaction(struct db *db);
+/* How long a statement waits for another connection's lock (default 10 s). */
+void db_set_busy_timeout(struct db *db, int ms);
 
 int db_prepare(struct db *db, struct db_stmt **out, const char *sql);
 /* Binding indexes start at 1. A NULL text binds SQL NULL. */

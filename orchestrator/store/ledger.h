@@ -5,7 +5,7 @@
  * released only AFTER it is gone, so that a process killed at any moment
  * leaves a record of what to clean up. The owner is the process identity
  * ("PID:STARTTIME"); an entry whose owner no longer runs is an orphan, and
- * reconcile_orphans() (machine.h) destroys what it names.
+ * reconcile_orphans() (reconcile.h) destroys what it names.
  */
 #ifndef MAYFLY_LEDGER_H
 #define MAYFLY_LEDGER_H

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/builds.h"
 #include "store/db.h"
 #include "common/error.h"
 #include "store/ledger.h"
@@ -90,10 +91,17 @@ int queue_claim(struct db *db, int64_t *id, int *attempt)
 	if (db_begin(db) < 0)
 		return -1;
 	if (db_prepare(db, &st,
+		       /*
+			* A build whose image is gone is claimed too: its attempt
+			* fails it with the reason, instead of it waiting forever.
+			* A cancelled build is never queued (queue_requeue), and the
+			* claim does not touch cancel_requested.
+			*/
 		       "UPDATE builds SET status = 'running', owner = ?1, attempts = attempts + 1, "
-		       "started = coalesce(started, ?2), cancel_requested = 0 "
-		       "WHERE id = (SELECT b.id FROM builds b JOIN images i ON i.name = b.image "
-		       "            WHERE b.status = 'queued' AND i.quarantined IS NULL "
+		       "started = coalesce(started, ?2) "
+		       "WHERE id = (SELECT b.id FROM builds b LEFT JOIN images i ON i.name = b.image "
+		       "            WHERE b.status = 'queued' AND b.cancel_requested = 0 "
+		       "            AND i.quarantined IS NULL "
 		       "            ORDER BY b.priority DESC, b.id LIMIT 1) "
 		       "RETURNING id, attempts") < 0)
 		goto fail;
@@ -141,19 +149,66 @@ int queue_attempt_end(struct db *db, int64_t id, int attempt, const char *status
 
 int queue_requeue(struct db *db, int64_t id, int forget_attempt)
 {
-	if (forget_attempt)
-		return exec_id(db, "UPDATE builds SET status = 'queued', owner = NULL, "
-				   "attempts = max(attempts - 1, 0) "
-				   "WHERE id = ?1 AND status = 'running'", id, NULL);
-	return exec_id(db, "UPDATE builds SET status = 'queued', owner = NULL "
-			   "WHERE id = ?1 AND status = 'running'", id, NULL);
+	/* A build whose cancel was accepted ends here instead: it never runs again. */
+	return db_execf(db, "UPDATE builds SET owner = NULL, "
+			    "status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END, "
+			    "error = CASE WHEN cancel_requested THEN 'cancelled on request' "
+			    "        ELSE error END, "
+			    "finished = CASE WHEN cancel_requested THEN ?3 ELSE finished END, "
+			    "attempts = CASE WHEN ?2 THEN max(attempts - 1, 0) ELSE attempts END "
+			    "WHERE id = ?1 AND status = 'running'", "iii", id,
+			(int64_t)(forget_attempt != 0), mf_wall_seconds());
+}
+
+static int status_of(struct db *db, int64_t id, char **out)
+{
+	struct db_stmt *st;
+	int rc;
+
+	*out = NULL;
+	if (db_prepare(db, &st, "SELECT status FROM builds WHERE id = ?") < 0)
+		return -1;
+	db_bind_int(st, 1, id);
+	rc = db_step(st);
+	if (rc == 1)
+		*out = xstrdup(db_col_text(st, 0));
+	db_finalize(st);
+	if (rc == 0)
+		return mf_error(MF_E_USAGE, "no build %lld", (long long)id);
+	return rc < 0 ? -1 : 0;
+}
+
+int queue_attempt_done(struct db *db, int64_t id, int n, const struct build_result *res,
+		       enum queue_next next, char **now)
+{
+	const char *status = build_status_name(res->status);
+
+	*now = NULL;
+	if (db_begin(db) < 0)
+		return -1;
+	if (queue_attempt_end(db, id, n, status, res->error) < 0)
+		goto fail;
+	if (next == QUEUE_FINISH) {
+		if (builds_finish(db, id, res->status, res->exit_code, res->error) < 0)
+			goto fail;
+	} else if (queue_requeue(db, id, next == QUEUE_RETRY_UNCOUNTED) < 0) {
+		goto fail;
+	}
+	if (status_of(db, id, now) < 0)
+		goto fail;
+	if (db_commit(db) < 0) {
+		free(*now);
+		*now = NULL;
+		return -1;
+	}
+	return 0;
+fail:
+	db_rollback(db);
+	return -1;
 }
 
 int queue_cancel(struct db *db, int64_t id, char **state)
 {
-	struct db_stmt *st;
-	int rc, ret = -1;
-
 	*state = NULL;
 	if (db_begin(db) < 0)
 		return -1;
@@ -163,32 +218,29 @@ int queue_cancel(struct db *db, int64_t id, char **state)
 		goto fail;
 	if (db_changes(db) == 1) {
 		*state = xstrdup("cancelled");
-		return db_commit(db);
+		goto commit;
 	}
 	if (exec_id(db, "UPDATE builds SET cancel_requested = 1 "
 			"WHERE id = ?1 AND status = 'running'", id, NULL) < 0)
 		goto fail;
 	if (db_changes(db) == 1) {
 		*state = xstrdup("cancelling");
-		return db_commit(db);
+		goto commit;
 	}
-	if (db_prepare(db, &st, "SELECT status FROM builds WHERE id = ?") < 0)
+	if (status_of(db, id, state) < 0)
 		goto fail;
-	db_bind_int(st, 1, id);
-	rc = db_step(st);
-	if (rc == 1)
-		*state = xstrdup(db_col_text(st, 0));
-	db_finalize(st);
-	if (rc < 0)
-		goto fail;
-	if (rc == 0)
-		mf_error(MF_E_USAGE, "no build %lld", (long long)id);
-	else
-		ret = 1;
-	db_commit(db);
-	return ret;
+	if (db_commit(db) < 0)
+		goto out;
+	return 1;
+commit:
+	if (db_commit(db) == 0)
+		return 0;
+	goto out;
 fail:
 	db_rollback(db);
+out:
+	free(*state);
+	*state = NULL;
 	return -1;
 }
 

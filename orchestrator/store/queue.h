@@ -5,7 +5,8 @@
  *
  *	accepted  -> queued -> running -> succeeded | failed | timed_out |
  *	   |           |         |          infra_error | cancelled
- *	   |           |         +-> queued (infrastructure failure, retried)
+ *	   |           |         +-> queued (infrastructure failure, retried;
+ *	   |           |                     cancelled instead if a cancel was asked)
  *	   +-----------+-> cancelled
  *
  * "accepted" lasts while the API writes the inputs; a build is claimable
@@ -19,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct build_result;
 struct db;
 
 struct queue_request {
@@ -41,14 +43,37 @@ int queue_commit(struct db *db, int64_t id, const char *inputs);
 /*
  * Claims the next queued build whose image is not quarantined, for this
  * process: 1 with *id and *attempt (1 on the first try), 0 when there is
- * none, -1 on error.
+ * none, -1 on error. A build whose image is no longer registered is
+ * claimed too, so that its attempt fails it with the reason.
  */
 int queue_claim(struct db *db, int64_t *id, int *attempt);
 /* Ends an attempt with its outcome (status name and error). */
 int queue_attempt_end(struct db *db, int64_t id, int attempt, const char *status,
 		      const char *error);
-/* Puts a running build back into the queue (to be tried again). */
+/*
+ * Puts a running build back into the queue (to be tried again); with
+ * forget_attempt, the attempt does not count. A build whose cancel was
+ * requested ends cancelled instead: an accepted cancel is never lost.
+ */
 int queue_requeue(struct db *db, int64_t id, int forget_attempt);
+
+/* What follows an attempt (queue_attempt_done()). */
+enum queue_next {
+	QUEUE_FINISH,		/* the build ends with the attempt's outcome */
+	QUEUE_RETRY,		/* queued again; the attempt counts */
+	QUEUE_RETRY_UNCOUNTED,	/* queued again, the attempt does not count (mayflyd's
+				   own stop, a quarantined image) */
+};
+
+/*
+ * Ends attempt n with its outcome (res: status, exit code, error) and, in
+ * the same transaction, finishes the build or queues it again as next
+ * says (queue_requeue(): a cancel that was asked for wins). *now gets the
+ * build's status afterwards ("queued", "cancelled", "failed"...; caller
+ * frees). On failure nothing changed and the call may be repeated.
+ */
+int queue_attempt_done(struct db *db, int64_t id, int n, const struct build_result *res,
+		       enum queue_next next, char **now);
 
 /*
  * Cancels a build: a queued one at once, a running one by request (the

@@ -111,6 +111,11 @@ static int migrate(struct db *db)
 {
 	int version = 0;
 
+	/* Most opens find the schema current: no write transaction for those. */
+	if (schema_version(db, &version) < 0)
+		return -1;
+	if (version == NMIGRATIONS)
+		return 0;
 	if (db_begin(db) < 0)
 		return -1;
 	if (schema_version(db, &version) < 0)
@@ -134,6 +139,21 @@ fail:
 	return -1;
 }
 
+static int read_instance(struct db *db, char **out)
+{
+	struct db_stmt *st;
+	int rc;
+
+	*out = NULL;
+	if (db_prepare(db, &st, "SELECT value FROM meta WHERE key = 'instance'") < 0)
+		return -1;
+	rc = db_step(st);
+	if (rc == 1)
+		*out = xstrdup(db_col_text(st, 0));
+	db_finalize(st);
+	return rc < 0 ? -1 : 0;
+}
+
 static int instance_id(struct db *db, char **out)
 {
 	struct db_stmt *st = NULL;
@@ -141,6 +161,9 @@ static int instance_id(struct db *db, char **out)
 	char id[9];
 	int rc, ret = -1;
 
+	/* Made once, on first use; read without a write transaction after. */
+	if (read_instance(db, out) < 0 || *out)
+		return *out ? 0 : -1;
 	if (db_begin(db) < 0)
 		return -1;
 	if (db_prepare(db, &st, "SELECT value FROM meta WHERE key = 'instance'") < 0)

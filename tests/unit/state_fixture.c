@@ -100,3 +100,20 @@ void assert_query_text(struct db *db, const char *sql, int64_t arg, const char *
 		fail_msg("%s (?1 = %lld) gave '%s', expected '%s'", sql, (long long)arg, got, want);
 	free(got);
 }
+
+void fixture_add_image(struct db *db, const char *name)
+{
+	struct db_stmt *st;
+
+	assert_int_equal(db_prepare(db, &st,
+		"INSERT INTO images (name, volume, path, source, sha256, format, virtual_size, "
+		"host_key, created, ssh_user, ssh_key, build_command, packages_dir, memory_mib, "
+		"vcpus, disk_bus, boot_timeout) VALUES (?1, 'golden-' || ?1 || '.qcow2', "
+		"'/pool/golden.qcow2', '/src/disk.img', 'abc', 'raw', 1073741824, "
+		"'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA', 1700000000, 'user', '/keys/k', "
+		"'haikuporter {recipes}', '/boot/home/haikuports/packages', 2048, 2, 'virtio', "
+		"180)"), 0);
+	db_bind_text(st, 1, name);
+	assert_int_equal(db_step(st), 0);
+	db_finalize(st);
+}

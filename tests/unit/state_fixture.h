@@ -29,6 +29,9 @@ struct db *fdb(void **state);
 /* The first column of the first row, ?1 bound to arg (query_text: caller frees, NULL for NULL). */
 char *query_text(struct db *db, const char *sql, int64_t arg);
 int64_t query_int(struct db *db, const char *sql, int64_t arg);
+/* Registers an image record of that name (a golden volume that need not exist). */
+void fixture_add_image(struct db *db, const char *name);
+
 /* want NULL: the value must be NULL. */
 void assert_query_text(struct db *db, const char *sql, int64_t arg, const char *want);
 

@@ -196,6 +196,44 @@ static void test_sha256_file(void **state)
 	assert_non_null(strstr(mf_error_msg(), path));
 }
 
+/* Fingerprints as ssh-keygen -lf prints them for the same keys. */
+static void test_ssh_key_fingerprint(void **state)
+{
+	static const struct {
+		const char *key, *fp;
+	} cases[] = {
+		{ "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGvEWKG869NDsc8vZRpS4yWhr8FJCO8ccZeo8LbghAZQ",
+		  "SHA256:4nebeb/I5zT4kdB1mQgPEUoM6kpgg0jAukMNlQUsHE0" },
+		{ "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQDzWuxQNS4ozttvMrv4pqdz/Myd7BG/jYaMa608bksusTz"
+		  "bZbgg5PQy203vbODsvPC/0k9KYpFhwhIYMt6sMwY8vjzx1L8sCyPxMijYkjLMRGBcVJe/SWCoGJGV+BWZbfo"
+		  "0lSOkxl92vtbW/Z42GpKvG87vcdx2gAq1Nnukyny1LQ== t2",
+		  "SHA256:tIDjtXW+RhVjR7JoESS3hUFACpq/A8aCp78H9QM+JjA" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *fp = ssh_key_fingerprint(cases[i].key);
+		assert_string_equal(fp, cases[i].fp);
+		free(fp);
+	}
+	/* Not a key: a placeholder, and the current error is left alone. */
+	mf_error(MF_E_USAGE, "earlier error");
+	for (const char *const *bad = (const char *const[]){ "nokey", "ssh-ed25519 !!!!",
+							     "ssh-ed25519 ", NULL, (void *)1 };
+	     *bad != (void *)1; bad++) {
+		char *fp = ssh_key_fingerprint(*bad);
+		assert_string_equal(fp, "(unreadable key)");
+		free(fp);
+	}
+	assert_string_equal(mf_error_msg(), "earlier error");
+}
+
+static void test_crypto_equal(void **state)
+{
+	assert_true(crypto_equal("abcd", "abcd", 4));
+	assert_false(crypto_equal("abcd", "abce", 4));
+	assert_true(crypto_equal("", "", 0));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -206,6 +244,8 @@ int main(void)
 		cmocka_unit_test(test_base64_encode_known),
 		cmocka_unit_test(test_sha256_known),
 		cmocka_unit_test(test_sha256_file),
+		cmocka_unit_test(test_ssh_key_fingerprint),
+		cmocka_unit_test(test_crypto_equal),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

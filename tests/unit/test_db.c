@@ -17,7 +17,9 @@
 #include "store/builds.h"
 #include "store/db.h"
 #include "common/error.h"
+#include "store/images.h"
 #include "store/ledger.h"
+#include "store/queue.h"
 #include "store/state.h"
 #include "common/util.h"
 
@@ -442,6 +444,139 @@ static void test_builds_fail_orphans(void **state)
 	assert_query_text(db, "SELECT exit_code FROM builds WHERE id = ?", done, "1");
 }
 
+/* The defect: a failed COMMIT left the transaction open, and every later BEGIN failed. */
+static void test_db_commit_failure_rolls_back(void **state)
+{
+	struct db *db = fdb(state);
+
+	/* A deferred foreign key is checked at COMMIT: a way to make COMMIT fail. */
+	assert_int_equal(db_exec(db, "CREATE TABLE p (id INTEGER PRIMARY KEY);"
+				     "CREATE TABLE c (pid INTEGER REFERENCES p(id) "
+				     "DEFERRABLE INITIALLY DEFERRED)"), 0);
+	assert_int_equal(db_begin(db), 0);
+	assert_int_equal(db_exec(db, "INSERT INTO c VALUES (42)"), 0);
+	mf_error_clear();
+	assert_int_equal(db_commit(db), -1);
+	assert_non_null(strstr(mf_error_msg(), "FOREIGN KEY"));
+	/* Rolled back: nothing was written, and the connection works again. */
+	assert_false(db_in_transaction(db));
+	assert_int_equal(query_int(db, "SELECT count(*) FROM c WHERE ?1 = ?1", 0), 0);
+	assert_int_equal(db_begin(db), 0);
+	assert_int_equal(db_exec(db, "INSERT INTO p VALUES (42); INSERT INTO c VALUES (42)"), 0);
+	assert_int_equal(db_commit(db), 0);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM c WHERE ?1 = ?1", 0), 1);
+}
+
+static struct image *sample_image(const char *name)
+{
+	struct image *img = xcalloc(1, sizeof(*img));
+
+	img->name = xstrdup(name);
+	img->volume = xasprintf("golden-%s.qcow2", name);
+	img->path = xasprintf("/pool/golden-%s.qcow2", name);
+	img->source = xstrdup("/src/disk.qcow2");
+	img->sha256 = xstrdup("00ff");
+	img->format = xstrdup("qcow2");
+	img->virtual_size = 1 << 30;
+	img->host_key = xstrdup("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA");
+	img->created = 1700000000;
+	img->settings.ssh_user = xstrdup("user");
+	img->settings.ssh_key = xstrdup("/keys/k");
+	img->settings.build_command = xstrdup("haikuporter {recipes}");
+	img->settings.packages_dir = xstrdup("/boot/home/haikuports/packages");
+	img->settings.memory_mib = 512;
+	img->settings.vcpus = 1;
+	img->settings.disk_bus = DISK_BUS_IDE;
+	img->settings.boot_timeout = 90;
+	return img;
+}
+
+static void test_images_records(void **state)
+{
+	struct db *db = fdb(state);
+	struct image *img = sample_image("tg"), *got = NULL, **v = NULL;
+	size_t n = 0;
+
+	assert_int_equal(images_insert(db, img), 0);
+	mf_error_clear();
+	assert_int_equal(images_insert(db, img), -1);
+	assert_int_equal(mf_error_class(), MF_E_USAGE);
+	assert_non_null(strstr(mf_error_msg(), "already exists"));
+	assert_int_equal(images_get(db, "tg", &got), 0);
+	assert_string_equal(got->path, img->path);
+	assert_int_equal(got->settings.disk_bus, DISK_BUS_IDE);
+	assert_int_equal(got->settings.boot_timeout, 90);
+	assert_int_equal(images_check_usable(got), 0);
+	image_free(got);
+
+	/* Unknown names say which images there are. */
+	assert_int_equal(images_get(db, "nope", &got), -1);
+	assert_int_equal(mf_error_class(), MF_E_USAGE);
+	assert_non_null(strstr(mf_error_msg(), "unknown image 'nope' (registered: tg)"));
+	assert_int_equal(images_list(db, &v, &n), 0);
+	assert_int_equal(n, 1);
+	images_list_free(v, n);
+
+	/* Two machines in a row that did not come up quarantine it at a threshold of 2. */
+	assert_int_equal(images_boot_result(db, "tg", 0, 2, "boot timeout"), 0);
+	assert_int_equal(images_boot_result(db, "tg", 0, 2, "boot timeout"), 1);
+	assert_int_equal(images_get(db, "tg", &got), 0);
+	assert_int_equal(images_check_usable(got), -1);
+	assert_int_equal(mf_error_class(), MF_E_CONFLICT);
+	assert_non_null(strstr(mf_error_msg(), "vmctl image clear tg"));
+	image_free(got);
+	assert_int_equal(images_clear(db, "tg"), 0);
+	assert_int_equal(images_get(db, "tg", &got), 0);
+	assert_null(got->quarantined);
+	assert_int_equal(got->boot_failures, 0);
+	image_free(got);
+	image_free(img);
+}
+
+/* The defect: queued builds of a removed image were stranded, and a worker could claim between check and delete. */
+static void test_images_delete_unused(void **state)
+{
+	struct db *db = fdb(state);
+	struct image *img = sample_image("tg");
+	static char r0[] = "hello";
+	static char *const recipes[] = { r0 };
+	struct queue_request qr = { .image = "tg", .recipes = recipes, .nrecipes = 1 };
+	int64_t q1 = 0, q2 = 0, claimed = 0;
+	int attempt = 0;
+
+	assert_int_equal(images_insert(db, img), 0);
+	assert_int_equal(queue_submit(db, &qr, 100, &q1), 0);
+	assert_int_equal(queue_commit(db, q1, NULL), 0);
+	assert_int_equal(queue_submit(db, &qr, 100, &q2), 0);
+	assert_int_equal(queue_commit(db, q2, NULL), 0);
+
+	/* Queued builds would never run: refused, naming them. */
+	mf_error_clear();
+	assert_int_equal(db_begin(db), 0);
+	assert_int_equal(images_delete_unused(db, "tg"), -1);
+	db_rollback(db);
+	assert_int_equal(mf_error_class(), MF_E_USAGE);
+	assert_non_null(strstr(mf_error_msg(), "has queued builds 1, 2"));
+
+	/* A running build of a live process (this one): refused too. */
+	assert_int_equal(queue_claim(db, &claimed, &attempt), 1);
+	assert_int_equal(db_begin(db), 0);
+	assert_int_equal(images_delete_unused(db, "tg"), -1);
+	db_rollback(db);
+	assert_non_null(strstr(mf_error_msg(), "in use by running build 1"));
+
+	/* Once nothing uses or waits for it, the record goes. */
+	assert_int_equal(builds_finish(db, q1, BUILD_SUCCEEDED, 0, NULL), 0);
+	char *st = NULL;
+	assert_int_equal(queue_cancel(db, q2, &st), 0);
+	free(st);
+	assert_int_equal(db_begin(db), 0);
+	assert_int_equal(images_delete_unused(db, "tg"), 0);
+	assert_int_equal(db_commit(db), 0);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM images WHERE ?1 = ?1", 0), 0);
+	image_free(img);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, state_fixture_setup, state_fixture_teardown)
 
 int main(void)
@@ -462,6 +597,9 @@ int main(void)
 		T(test_builds_roundtrip),
 		T(test_builds_finish_once),
 		T(test_builds_fail_orphans),
+		T(test_db_commit_failure_rolls_back),
+		T(test_images_records),
+		T(test_images_delete_unused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,29 +25,12 @@
 
 #define QMAX 100
 
-static void insert_image(struct db *db, const char *name)
-{
-	struct db_stmt *st;
-
-	assert_int_equal(db_prepare(db, &st,
-		"INSERT INTO images (name, volume, path, source, sha256, format, virtual_size, "
-		"host_key, created, ssh_user, ssh_key, build_command, packages_dir, memory_mib, "
-		"vcpus, disk_bus, boot_timeout) VALUES (?1, 'golden-' || ?1 || '.qcow2', "
-		"'/pool/golden.qcow2', '/src/disk.img', 'abc', 'raw', 1073741824, "
-		"'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA', 1700000000, 'user', '/keys/k', "
-		"'haikuporter {recipes}', '/boot/home/haikuports/packages', 2048, 2, 'virtio', "
-		"180)"), 0);
-	db_bind_text(st, 1, name);
-	assert_int_equal(db_step(st), 0);
-	db_finalize(st);
-}
-
 static int setup(void **state)
 {
 	if (state_fixture_setup(state) < 0)
 		return -1;
-	insert_image(fdb(state), "tg");
-	insert_image(fdb(state), "other");
+	fixture_add_image(fdb(state), "tg");
+	fixture_add_image(fdb(state), "other");
 	return 0;
 }
 
@@ -261,10 +244,121 @@ static void test_claim_unknown_image(void **state)
 	struct db *db = fdb(state);
 	int64_t id = submit_as(db, "gone", 0);
 
-	/* A build whose image was removed is never claimed. */
+	/*
+	 * A build whose image is no longer registered is claimed (its attempt
+	 * then fails it with the reason) instead of waiting forever and
+	 * counting against queue_max.
+	 */
 	assert_int_equal(queue_commit(db, id, NULL), 0);
+	claim_expect(db, id, 1);
+	assert_status(db, id, "running");
+}
+
+/* The defect: a cancel accepted while an attempt ran was lost when the attempt was retried. */
+static void test_requeue_honours_cancel(void **state)
+{
+	struct db *db = fdb(state);
+	int64_t id = enqueue(db, 0), other = enqueue(db, 0);
+	char *st = NULL;
+
+	claim_expect(db, id, 1);
+	assert_int_equal(queue_cancel(db, id, &st), 0);
+	assert_string_equal(st, "cancelling");
+	free(st);
+	/* The attempt ends in an infrastructure failure with retries left... */
+	assert_int_equal(queue_attempt_end(db, id, 1, "infra_error", "boot failed"), 0);
+	assert_int_equal(queue_requeue(db, id, 0), 0);
+	/* ... and the build ends cancelled instead of running again. */
+	assert_status(db, id, "cancelled");
+	assert_query_text(db, "SELECT error FROM builds WHERE id = ?", id, "cancelled on request");
+	assert_true(query_int(db, "SELECT finished FROM builds WHERE id = ?", id) > 0);
+	claim_expect(db, other, 1);
 	claim_none(db);
-	assert_status(db, id, "queued");
+
+	/* Uncounted requeues (mayflyd's stop) honour it too. */
+	int64_t third = enqueue(db, 0);
+	claim_expect(db, third, 1);
+	assert_int_equal(queue_cancel(db, third, &st), 0);
+	free(st);
+	assert_int_equal(queue_requeue(db, third, 1), 0);
+	assert_status(db, third, "cancelled");
+	claim_none(db);
+}
+
+/* A claim never clears a requested cancel (it did, and so lost it). */
+static void test_claim_keeps_cancel(void **state)
+{
+	struct db *db = fdb(state);
+	int64_t id = enqueue(db, 0);
+
+	exec_id(db, "UPDATE builds SET cancel_requested = 1 WHERE id = ?", id);
+	/* A queued build with a pending cancel (from an older Mayfly) is not claimed. */
+	claim_none(db);
+	assert_int_equal(query_int(db, "SELECT cancel_requested FROM builds WHERE id = ?", id), 1);
+}
+
+static struct build_result outcome(int64_t id, enum build_status s, int exit_code,
+				   const char *error)
+{
+	struct build_result r;
+
+	memset(&r, 0, sizeof(r));
+	r.id = id;
+	r.status = s;
+	r.exit_code = exit_code;
+	r.error = (char *)error;
+	return r;
+}
+
+static void done_expect(struct db *db, int64_t id, int n, struct build_result r,
+			enum queue_next next, const char *want_now)
+{
+	char *now = NULL;
+
+	if (queue_attempt_done(db, id, n, &r, next, &now) < 0)
+		fail_msg("queue_attempt_done: %s", mf_error_msg());
+	assert_non_null(now);
+	assert_string_equal(now, want_now);
+	free(now);
+	assert_false(db_in_transaction(db));
+}
+
+static void test_attempt_done(void **state)
+{
+	struct db *db = fdb(state);
+	int64_t a = enqueue(db, 0), b = enqueue(db, 0), c = enqueue(db, 0);
+	char *st = NULL;
+
+	/* Finish: the build gets the outcome, the attempt too, in one go. */
+	claim_expect(db, a, 1);
+	done_expect(db, a, 1, outcome(a, BUILD_FAILED, 2, "the build command exited with status 2"),
+		    QUEUE_FINISH, "failed");
+	assert_query_text(db, "SELECT status FROM attempts WHERE build_id = ? AND n = 1", a,
+			  "failed");
+	assert_int_equal(query_int(db, "SELECT exit_code FROM builds WHERE id = ?", a), 2);
+
+	/* Retry: queued again, counted; the next claim is attempt 2. */
+	claim_expect(db, b, 1);
+	done_expect(db, b, 1, outcome(b, BUILD_INFRA_ERROR, -1, "boot failed"), QUEUE_RETRY,
+		    "queued");
+	assert_query_text(db, "SELECT status FROM attempts WHERE build_id = ? AND n = 1", b,
+			  "infra_error");
+	claim_expect(db, b, 2); /* FIFO: it was submitted before c */
+	claim_expect(db, c, 1);
+	/* Uncounted: attempt 2 again next time. */
+	done_expect(db, b, 2, outcome(b, BUILD_CANCELLED, -1, "mayflyd stopped"),
+		    QUEUE_RETRY_UNCOUNTED, "queued");
+	claim_expect(db, b, 2);
+	/* A cancel accepted meanwhile wins over the retry. */
+	assert_int_equal(queue_cancel(db, b, &st), 0);
+	free(st);
+	done_expect(db, b, 2, outcome(b, BUILD_INFRA_ERROR, -1, "ssh failed"), QUEUE_RETRY,
+		    "cancelled");
+	/* The same with a finished outcome keeps the outcome: the work was done. */
+	assert_int_equal(queue_cancel(db, c, &st), 0);
+	free(st);
+	done_expect(db, c, 1, outcome(c, BUILD_SUCCEEDED, 0, NULL), QUEUE_FINISH, "succeeded");
+	claim_none(db);
 }
 
 static void test_attempt_end_requeue(void **state)
@@ -521,6 +615,9 @@ int main(void)
 		T(test_claim_order),
 		T(test_claim_skips_quarantined),
 		T(test_claim_unknown_image),
+		T(test_requeue_honours_cancel),
+		T(test_claim_keeps_cancel),
+		T(test_attempt_done),
 		T(test_attempt_end_requeue),
 		T(test_cancel),
 		T(test_recover_retries),

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "images/registry.h"
-#include "build/pipeline.h"
+#include "store/images.h"
+#include "store/builds.h"
 #include "json/report.h"
 #include "common/util.h"
 

@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "common/strbuf.h"
+#include "common/names.h"
 #include "common/template.h"
 
 /* Asserts that the last error is MF_E_USAGE and its message holds needle. */
@@ -343,9 +344,34 @@ static void test_input_name(void **state)
 	assert_usage_error("longer than 255 characters");
 }
 
+static void test_api_path_check(void **state)
+{
+	static const char *const good[] = {
+		"/healthz", "/api/v1/builds", "/api/v1/builds/7/packages/zlib-1.3-1-x86_64.hpkg",
+		"/api/v1/builds?status=queued,running&limit=5", "/api/v1/builds/12/log?follow=1",
+	};
+	static const char *const bad[] = {
+		"", "/", "/api/v2/builds", "api/v1/builds", "@evil.example/api/v1/x",
+		"/api/v1/../../etc/passwd", "/api/v1//evil.example", "/api/v1/a b",
+		"/api/v1/x\r\nHost: evil", "/api/v1/x#frag", "/api/v1/x@evil", "/api/v1/\\evil",
+		"/healthzz", "/api/v1/x:80",
+	};
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (api_path_check(good[i]) < 0)
+			fail_msg("refused '%s': %s", good[i], mf_error_msg());
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		mf_error_clear();
+		if (api_path_check(bad[i]) == 0)
+			fail_msg("accepted '%s'", bad[i]);
+		assert_int_equal(mf_error_class(), MF_E_INFRA);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_api_path_check),
 		cmocka_unit_test(test_recipe_name_valid),
 		cmocka_unit_test(test_recipe_name_bad_start),
 		cmocka_unit_test(test_recipe_name_bad_chars),

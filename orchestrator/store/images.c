@@ -1,21 +1,42 @@
-/* registry.c - image records in the state database. See registry.h. */
-#include "images/registry.h"
+/* images.c - image records in the state database. See images.h. */
+#include "store/images.h"
 
-#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "machine/ctx.h"
-#include "store/db.h"
 #include "common/error.h"
-#include "common/log.h"
-#include "store/state.h"
 #include "common/strbuf.h"
 #include "common/util.h"
-#include "machine/vm.h"
+#include "store/db.h"
 
-/* The columns an image is made of (registry_insert writes these)... */
+const char *disk_bus_name(enum disk_bus bus)
+{
+	switch (bus) {
+	case DISK_BUS_IDE:
+		return "ide";
+	case DISK_BUS_VIRTIO:
+		return "virtio";
+	case DISK_BUS_SATA:
+		break;
+	}
+	return "sata";
+}
+
+int disk_bus_parse(const char *s, enum disk_bus *out)
+{
+	if (!strcmp(s, "sata"))
+		*out = DISK_BUS_SATA;
+	else if (!strcmp(s, "ide"))
+		*out = DISK_BUS_IDE;
+	else if (!strcmp(s, "virtio"))
+		*out = DISK_BUS_VIRTIO;
+	else
+		return -1;
+	return 0;
+}
+
+/* The columns an image is made of (images_insert writes these)... */
 #define IMAGE_COLUMNS \
 	"name, volume, path, source, sha256, format, virtual_size, host_key, created, " \
 	"ssh_user, ssh_key, build_command, packages_dir, memory_mib, vcpus, disk_bus, " \
@@ -76,7 +97,7 @@ static struct image *image_from_row(struct db_stmt *st)
 	return img;
 }
 
-int registry_list(struct mf_ctx *ctx, struct image ***out, size_t *n)
+int images_list(struct db *db, struct image ***out, size_t *n)
 {
 	struct db_stmt *st;
 	struct image **v = NULL;
@@ -85,7 +106,7 @@ int registry_list(struct mf_ctx *ctx, struct image ***out, size_t *n)
 
 	*out = NULL;
 	*n = 0;
-	if (db_prepare(ctx->state->db, &st, IMAGE_SELECT " ORDER BY name") < 0)
+	if (db_prepare(db, &st, IMAGE_SELECT " ORDER BY name") < 0)
 		return -1;
 	while ((rc = db_step(st)) == 1) {
 		v = xrealloc(v, (len + 1) * sizeof(*v));
@@ -93,7 +114,7 @@ int registry_list(struct mf_ctx *ctx, struct image ***out, size_t *n)
 	}
 	db_finalize(st);
 	if (rc < 0) {
-		registry_list_free(v, len);
+		images_list_free(v, len);
 		return -1;
 	}
 	*out = v;
@@ -101,14 +122,14 @@ int registry_list(struct mf_ctx *ctx, struct image ***out, size_t *n)
 	return 0;
 }
 
-void registry_list_free(struct image **v, size_t n)
+void images_list_free(struct image **v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		image_free(v[i]);
 	free(v);
 }
 
-int registry_get(struct mf_ctx *ctx, const char *name, struct image **out)
+int images_get(struct db *db, const char *name, struct image **out)
 {
 	struct db_stmt *st;
 	struct image **all = NULL;
@@ -116,7 +137,7 @@ int registry_get(struct mf_ctx *ctx, const char *name, struct image **out)
 	int rc;
 
 	*out = NULL;
-	if (db_prepare(ctx->state->db, &st, IMAGE_SELECT " WHERE name = ?") < 0)
+	if (db_prepare(db, &st, IMAGE_SELECT " WHERE name = ?") < 0)
 		return -1;
 	db_bind_text(st, 1, name);
 	rc = db_step(st);
@@ -128,28 +149,28 @@ int registry_get(struct mf_ctx *ctx, const char *name, struct image **out)
 	if (rc == 1)
 		return 0;
 	/* Unknown: say which images there are. */
-	if (registry_list(ctx, &all, &n) < 0)
+	if (images_list(db, &all, &n) < 0)
 		return -1;
 	struct strbuf known = STRBUF_INIT;
 	for (size_t i = 0; i < n; i++)
 		strbuf_addf(&known, "%s%s", i ? ", " : "", all[i]->name);
-	registry_list_free(all, n);
+	images_list_free(all, n);
 	if (n)
 		mf_error(MF_E_USAGE, "unknown image '%s' (registered: %s)", name, known.buf);
 	else
 		mf_error(MF_E_USAGE, "unknown image '%s': no image is registered in %s "
-			 "(add one with 'vmctl image add')", name, ctx->state->dir);
+			 "(add one with 'vmctl image add')", name, db_path(db));
 	strbuf_release(&known);
 	return -1;
 }
 
-int registry_insert(struct mf_ctx *ctx, const struct image *img)
+int images_insert(struct db *db, const struct image *img)
 {
 	const struct image_settings *s = &img->settings;
 	struct db_stmt *st;
 	int rc;
 
-	if (db_prepare(ctx->state->db, &st,
+	if (db_prepare(db, &st,
 		       "INSERT INTO images (" IMAGE_COLUMNS ") VALUES "
 		       "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)") < 0)
 		return -1;
@@ -177,7 +198,7 @@ int registry_insert(struct mf_ctx *ctx, const struct image *img)
 	return rc < 0 ? -1 : 0;
 }
 
-int registry_check_usable(const struct image *img)
+int images_check_usable(const struct image *img)
 {
 	if (img->quarantined)
 		return mf_error(MF_E_CONFLICT, "image '%s' is quarantined: %s; after fixing it, "
@@ -186,19 +207,19 @@ int registry_check_usable(const struct image *img)
 	return 0;
 }
 
-int registry_boot_result(struct mf_ctx *ctx, const char *name, int ok, int threshold,
-			 const char *why)
+int images_boot_result(struct db *db, const char *name, int ok, int threshold,
+		       const char *why)
 {
 	char *reason;
 	int ret;
 
 	if (ok)
-		return db_execf(ctx->state->db, "UPDATE images SET boot_failures = 0 WHERE name = ?",
+		return db_execf(db, "UPDATE images SET boot_failures = 0 WHERE name = ?",
 				"t", name);
 	/* One statement: count the failure, quarantine at the threshold. */
 	reason = xasprintf("%d consecutive machines did not come up (last: %s)", threshold,
 			   why ? why : "unknown");
-	ret = db_execf(ctx->state->db, "UPDATE images SET boot_failures = boot_failures + 1, "
+	ret = db_execf(db, "UPDATE images SET boot_failures = boot_failures + 1, "
 				       "quarantined = CASE WHEN quarantined IS NULL AND "
 				       "boot_failures + 1 >= ?3 THEN ?2 ELSE quarantined END "
 				       "WHERE name = ?1", "tti", name, reason, (int64_t)threshold);
@@ -206,88 +227,78 @@ int registry_boot_result(struct mf_ctx *ctx, const char *name, int ok, int thres
 	if (ret < 0)
 		return -1;
 	struct image *img = NULL;
-	if (registry_get(ctx, name, &img) < 0)
+	if (images_get(db, name, &img) < 0)
 		return -1;
 	ret = img->quarantined && img->boot_failures == threshold;
 	image_free(img);
 	return ret;
 }
 
-int registry_clear(struct mf_ctx *ctx, const char *name)
+int images_clear(struct db *db, const char *name)
 {
 	struct image *img = NULL;
 
-	if (registry_get(ctx, name, &img) < 0)
+	if (images_get(db, name, &img) < 0)
 		return -1;
 	image_free(img);
-	return db_execf(ctx->state->db, "UPDATE images SET boot_failures = 0, quarantined = NULL "
+	return db_execf(db, "UPDATE images SET boot_failures = 0, quarantined = NULL "
 					"WHERE name = ?", "t", name);
 }
 
-/* The id of a running build of this image whose process is alive, or 0. */
-static int64_t running_build(struct mf_ctx *ctx, const char *name)
+/*
+ * The ids ("7, 8") of the image's live running builds and of its waiting
+ * ones; NULL for none (caller frees).
+ */
+static int busy_builds(struct db *db, const char *name, char **running, char **waiting)
 {
+	struct strbuf run = STRBUF_INIT, wait = STRBUF_INIT;
 	struct db_stmt *st;
-	int64_t id = 0;
+	int rc;
 
-	if (db_prepare(ctx->state->db, &st, "SELECT id, owner FROM builds "
-					    "WHERE image = ? AND status = 'running'") < 0)
+	*running = *waiting = NULL;
+	if (db_prepare(db, &st, "SELECT id, status, owner FROM builds WHERE image = ? AND "
+				"status IN ('accepted', 'queued', 'running') ORDER BY id") < 0)
 		return -1;
 	db_bind_text(st, 1, name);
-	while (db_step(st) == 1) {
-		const char *owner = db_col_text(st, 1);
-		if (owner && mf_process_alive(owner)) {
-			id = db_col_int(st, 0);
-			break;
+	while ((rc = db_step(st)) == 1) {
+		const char *status = db_col_text(st, 1), *owner = db_col_text(st, 2);
+		long long id = (long long)db_col_int(st, 0);
+		if (!strcmp(status, "running")) {
+			/* A build whose process died is cleaned up, not waited for. */
+			if (owner && mf_process_alive(owner))
+				strbuf_addf(&run, "%s%lld", run.len ? ", " : "", id);
+		} else {
+			strbuf_addf(&wait, "%s%lld", wait.len ? ", " : "", id);
 		}
 	}
 	db_finalize(st);
-	return id;
+	if (rc < 0) {
+		strbuf_release(&run);
+		strbuf_release(&wait);
+		return -1;
+	}
+	*running = run.len ? strbuf_detach(&run) : NULL;
+	*waiting = wait.len ? strbuf_detach(&wait) : NULL;
+	return 0;
 }
 
-int registry_remove(struct mf_ctx *ctx, const char *name)
+int images_delete_unused(struct db *db, const char *name)
 {
-	struct mf_state *state = ctx->state;
-	struct image *img = NULL;
-	struct vm_conn *vm;
-	struct db_stmt *st = NULL;
-	int64_t busy;
+	char *running = NULL, *waiting = NULL;
 	int ret = -1;
 
-	if (registry_get(ctx, name, &img) < 0)
+	if (busy_builds(db, name, &running, &waiting) < 0)
 		return -1;
-	busy = running_build(ctx, name);
-	if (busy != 0) {
-		if (busy > 0)
-			mf_error(MF_E_USAGE, "image '%s' is in use by build %lld, which is still "
-				 "running", name, (long long)busy);
-		goto out;
+	if (running || waiting) {
+		const char *ids = running ? running : waiting;
+		mf_error(MF_E_USAGE, "image '%s' %s build%s %s; %s", name,
+			 running ? "is in use by running" : "has queued", strchr(ids, ',') ? "s" : "",
+			 ids, running ? "wait for the end or cancel (vmctl cancel ID) first" :
+					"they would never run: cancel them (vmctl cancel ID) first");
 	}
-	if (ctx_vm(ctx, &vm) < 0)
-		goto out;
-	/* The record goes only if the volume goes too. */
-	if (db_begin(state->db) < 0)
-		goto out;
-	if (db_prepare(state->db, &st, "DELETE FROM images WHERE name = ?") < 0)
-		goto rollback;
-	db_bind_text(st, 1, name);
-	if (db_step(st) < 0)
-		goto rollback;
-	if (vm_volume_delete(vm, state->pool_name, img->volume) < 0)
-		goto rollback;
-	if (db_commit(state->db) < 0)
-		goto out;
-	if (unlink(img->settings.ssh_key) < 0 && errno != ENOENT)
-		log_warn("cannot remove the key copy %s", img->settings.ssh_key);
-	/* With the last image gone, Mayfly leaves no pool behind in libvirt. */
-	if (vm_pool_stop_if_empty(vm, state->pool_name) < 0)
-		goto out;
-	ret = 0;
-	goto out;
-rollback:
-	db_rollback(state->db);
-out:
-	db_finalize(st);
-	image_free(img);
+	else if (db_execf(db, "DELETE FROM images WHERE name = ?", "t", name) == 0)
+		ret = 0;
+	free(running);
+	free(waiting);
 	return ret;
 }

@@ -1,22 +1,24 @@
 /*
- * registry.h - the golden image registry.
+ * images.h - golden image records in the state database.
  *
  * An image is an immutable qcow2 volume in Mayfly's storage pool
  * ("golden-NAME.qcow2") plus what it takes to build with it: the SSH login,
  * the pinned host key, the build command template and the machine's size.
- * Records live in the state database; builds clone the volume, never
- * write it.
+ * Builds clone the volume, never write it. Registering and retiring images
+ * (import, smoke boot, volume removal) is images/images.h.
  */
-#ifndef MAYFLY_REGISTRY_H
-#define MAYFLY_REGISTRY_H
+#ifndef MAYFLY_STORE_IMAGES_H
+#define MAYFLY_STORE_IMAGES_H
 
 #include <stddef.h>
-#include <signal.h>
 #include <stdint.h>
 
-#include "machine/domxml.h"
+struct db;
 
-struct mf_ctx;
+enum disk_bus { DISK_BUS_SATA, DISK_BUS_IDE, DISK_BUS_VIRTIO };
+
+const char *disk_bus_name(enum disk_bus bus);
+int disk_bus_parse(const char *s, enum disk_bus *out);
 
 #define IMAGE_DEFAULT_USER "user"
 #define IMAGE_DEFAULT_PACKAGES_DIR "/boot/home/haikuports/packages"
@@ -61,54 +63,30 @@ void image_free(struct image *img);
 void image_settings_release(struct image_settings *s);
 
 /* Looks an image up; MF_E_USAGE naming the known images when unknown. */
-int registry_get(struct mf_ctx *ctx, const char *name, struct image **out);
-/* All images by name; free with registry_list_free(). */
-int registry_list(struct mf_ctx *ctx, struct image ***out, size_t *n);
-void registry_list_free(struct image **v, size_t n);
+int images_get(struct db *db, const char *name, struct image **out);
+/* All images by name; free with images_list_free(). */
+int images_list(struct db *db, struct image ***out, size_t *n);
+void images_list_free(struct image **v, size_t n);
+/* Inserts a record (MF_E_USAGE if the name is taken). */
+int images_insert(struct db *db, const struct image *img);
 /*
  * Records whether a machine of the image came up (ok) or not. threshold
  * consecutive failures quarantine the image: builds of it are refused
- * (MF_E_CONFLICT) until registry_clear(). Returns 1 if this call
+ * (MF_E_CONFLICT) until images_clear(). Returns 1 if this call
  * quarantined it.
  */
-int registry_boot_result(struct mf_ctx *ctx, const char *name, int ok, int threshold,
-			 const char *why);
+int images_boot_result(struct db *db, const char *name, int ok, int threshold,
+		       const char *why);
 /* Lifts a quarantine and forgets the failures. */
-int registry_clear(struct mf_ctx *ctx, const char *name);
+int images_clear(struct db *db, const char *name);
 /* MF_E_CONFLICT with the reason when the image is quarantined. */
-int registry_check_usable(const struct image *img);
-
-/* Inserts a record (MF_E_USAGE if the name is taken). */
-int registry_insert(struct mf_ctx *ctx, const struct image *img);
+int images_check_usable(const struct image *img);
 /*
- * Removes an image: its record, its golden volume and its key copy.
- * Refused while a build of this process or another uses it.
+ * Deletes the record, inside a transaction the caller holds (so that no
+ * build is claimed between the check and the delete). Refused (MF_E_USAGE,
+ * naming the builds) while a live build of the image runs, or builds of
+ * it wait in the queue: they would never run.
  */
-int registry_remove(struct mf_ctx *ctx, const char *name);
-
-struct image_add_opts {
-	const char *name;
-	const char *disk;	/* raw or qcow2 file */
-	const char *ssh_user;
-	const char *ssh_key;
-	const char *host_key_file; /* NULL: record whatever the smoke boot sees */
-	const char *build_command;
-	const char *packages_dir;
-	int memory_mib;
-	int vcpus;
-	enum disk_bus disk_bus;
-	int boot_timeout;
-	volatile sig_atomic_t *cancel; /* set to stop (e.g. from a signal handler) */
-	/* Progress lines for the user (may be NULL). */
-	void (*progress)(void *payload, const char *step, int64_t ms);
-	void *payload;
-};
-
-/*
- * Imports a disk as a golden image: checks the inputs, copies the disk into
- * the pool as qcow2, boots one linked clone, logs in and pins the host key.
- * On any failure nothing is registered and nothing is left behind.
- */
-int registry_add(struct mf_ctx *ctx, const struct image_add_opts *opts, struct image **out);
+int images_delete_unused(struct db *db, const char *name);
 
 #endif

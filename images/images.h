@@ -1,0 +1,60 @@
+/*
+ * images.h - registering and retiring golden images.
+ *
+ * The records live in the state database (store/images.h); what happens
+ * here touches the host too: a disk is imported into the pool and smoke
+ * booted before its record is written, and removed from the pool with its
+ * record.
+ */
+#ifndef MAYFLY_IMAGES_H
+#define MAYFLY_IMAGES_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "store/images.h"
+
+struct host;
+struct mf_state;
+
+struct image_add_opts {
+	const char *name;
+	const char *disk;	/* raw or qcow2 file */
+	const char *ssh_user;
+	const char *ssh_key;
+	const char *host_key_file; /* NULL: record whatever the smoke boot sees */
+	const char *build_command;
+	const char *packages_dir;
+	int memory_mib;
+	int vcpus;
+	enum disk_bus disk_bus;
+	int boot_timeout;	/* seconds; 0 is not allowed (the caller fills the default) */
+	atomic_int *cancel; /* set to stop (e.g. from a signal handler) */
+	/* Progress lines for the user (may be NULL). */
+	void (*progress)(void *payload, const char *step, int64_t ms);
+	void *payload;
+};
+
+/*
+ * Checks everything about an add that needs no host (names, files, keys,
+ * settings, that the disk is an image): callers run it before they
+ * connect, so that bad input is reported as such. MF_E_USAGE.
+ */
+int image_add_check(struct mf_state *st, const struct image_add_opts *opts);
+/*
+ * Imports a disk as a golden image: checks the inputs, copies the disk into
+ * host's pool as qcow2, boots one linked clone, logs in and pins the host
+ * key. On any failure nothing is registered and nothing is left behind.
+ */
+int image_add(struct host *h, struct mf_state *st, const struct image_add_opts *opts,
+	      struct image **out);
+
+/*
+ * Retires an image: its record, its golden volume and its key copy. Refused
+ * while builds of it run or wait in the queue (the check and the delete are
+ * one transaction, so no worker claims a build in between). With the last
+ * image gone, the pool is stopped: Mayfly leaves nothing in libvirt.
+ */
+int image_remove(struct host *h, struct mf_state *st, const char *name);
+
+#endif

@@ -1,0 +1,70 @@
+/* names.c - see names.h. */
+#include "common/names.h"
+
+#include <ctype.h>
+#include <string.h>
+
+#include "common/error.h"
+
+static int name_check(const char *what, const char *name, size_t max, const char *extra)
+{
+	size_t len = strlen(name);
+
+	if (len == 0)
+		return mf_error(MF_E_USAGE, "invalid %s name: empty", what);
+	/* Check every byte first, so a message never echoes a control character. */
+	for (size_t i = 0; i < len; i++)
+		if (!isprint((unsigned char)name[i]))
+			return mf_error(MF_E_USAGE,
+					"invalid %s name: byte 0x%02x at position %zu is not "
+					"allowed (use letters, digits and %s)", what,
+					(unsigned char)name[i], i + 1, extra);
+	if (len > max)
+		return mf_error(MF_E_USAGE, "invalid %s name '%.40s...': longer than %zu characters",
+				what, name, max);
+	if (!isalnum((unsigned char)name[0]))
+		return mf_error(MF_E_USAGE,
+				"invalid %s name '%s': must start with a letter or digit", what, name);
+	for (size_t i = 1; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (isalnum(c) || strchr(extra, c))
+			continue;
+		return mf_error(MF_E_USAGE,
+				"invalid %s name '%s': character '%c' at position %zu is not "
+				"allowed (use letters, digits and %s)", what, name, c, i + 1, extra);
+	}
+	return 0;
+}
+
+int recipe_name_check(const char *name)
+{
+	/* isalnum() follows the C locale here: ASCII letters and digits only. */
+	return name_check("recipe", name, RECIPE_NAME_MAX, "_.+-");
+}
+
+int image_name_check(const char *name)
+{
+	return name_check("image", name, IMAGE_NAME_MAX, "_.-");
+}
+
+int input_name_check(const char *name)
+{
+	/* Like a recipe name, so it is safe in paths, URLs and lists alike. */
+	return name_check("input", name, 255, "_.+-");
+}
+
+int api_path_check(const char *path)
+{
+	if (strcmp(path, "/healthz") && strncmp(path, "/api/v1/", 8))
+		return mf_error(MF_E_INFRA, "refusing to request '%.80s': not a path of mayflyd's "
+				"API (/api/v1/...)", path);
+	for (const char *p = path; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (!isalnum(c) && !strchr("/._~+%-?=&,", c))
+			return mf_error(MF_E_INFRA, "refusing to request an API path with the byte "
+					"0x%02x at position %zu", c, (size_t)(p - path) + 1);
+	}
+	if (strstr(path, "..") || strstr(path, "//"))
+		return mf_error(MF_E_INFRA, "refusing to request '%.80s': it leaves the API", path);
+	return 0;
+}

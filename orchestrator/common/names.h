@@ -1,0 +1,31 @@
+/*
+ * names.h - the names Mayfly accepts from users and guests: recipes,
+ * images and files. Each is checked before it reaches a shell, a path,
+ * a URL or a message; errors (MF_E_USAGE) never echo a control character.
+ */
+#ifndef MAYFLY_NAMES_H
+#define MAYFLY_NAMES_H
+
+#define RECIPE_NAME_MAX 128
+#define IMAGE_NAME_MAX 64
+
+/* Recipe names: a letter or digit, then letters, digits, '_', '.', '+', '-'. */
+int recipe_name_check(const char *name);
+/* Image names: a letter or digit, then letters, digits, '_', '.', '-'. */
+int image_name_check(const char *name);
+
+/*
+ * Names of input files as they will appear in the guest's packages dir:
+ * a letter or digit, then letters, digits, '_', '.', '+', '-'.
+ */
+int input_name_check(const char *name);
+
+/*
+ * Paths of mayflyd's API that vmctl requests with its token: "/healthz" or
+ * under "/api/v1/", made of letters, digits and "/._~+%-?=&,", without
+ * "..", "//" or anything that could make a URL name another host (a path
+ * that came from a server is checked before the token goes with it).
+ */
+int api_path_check(const char *path);
+
+#endif

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
@@ -208,11 +209,18 @@ out:
 	return usable;
 }
 
+/* The probe runs once per process, whichever thread (mayflyd's workers) asks first. */
+static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
+static int probed;
+static const char *probed_reason;
+
+static void probe(void)
+{
+	probed = accel_kvm_usable(&probed_reason);
+}
+
 int accel_resolve(enum mf_accel setting, const char **reason)
 {
-	static int cached = -1;
-	static const char *cached_reason;
-
 	switch (setting) {
 	case MF_ACCEL_KVM:
 		if (reason)
@@ -225,9 +233,8 @@ int accel_resolve(enum mf_accel setting, const char **reason)
 	case MF_ACCEL_AUTO:
 		break;
 	}
-	if (cached < 0)
-		cached = accel_kvm_usable(&cached_reason);
+	pthread_once(&probe_once, probe);
 	if (reason)
-		*reason = cached_reason;
-	return cached;
+		*reason = probed_reason;
+	return probed;
 }

@@ -1,10 +1,20 @@
 #!/bin/sh
-# test.sh - the whole test suite: unit tests (cmocka) and integration tests
-# that drive the real vmctl against real libvirtd + QEMU (TCG) and the test
-# guest. Installs and builds what is missing first, so it runs on a fresh
-# machine. Exits non-zero if any test fails or anything leaked.
+# test.sh - the whole test suite. Installs and builds what is missing first,
+# so it runs on a fresh machine; exits non-zero if any test fails or
+# anything leaked.
+#
+#  1. unit tests (cmocka) and the layering check
+#  2. integration tests: the real vmctl and mayflyd against real libvirtd +
+#     QEMU (TCG) and the test guest
+#  3. the unit tests and the daemon API integration test again, built with
+#     AddressSanitizer + UBSan, then with ThreadSanitizer: any report fails
+#  4. each fuzzer (libFuzzer) for a short time from its seeds
+#
+# With arguments (integration test files), runs steps 1 and 2 for those only.
 set -eu
 . "$(dirname "$0")/common.sh"
+
+FUZZ_SECONDS=${MAYFLY_FUZZ_SECONDS:-30}
 
 install_deps
 build_mayfly
@@ -17,4 +27,51 @@ say "unit tests"
 say "integration tests"
 MAYFLY_VMCTL=$build/vmctl MAYFLY_TESTGUEST=$guest \
 	sh "$top/tests/integration/run.sh" "$@" || die "integration tests failed"
+[ $# -eq 0 ] || { say "the named integration tests passed"; exit 0; }
+
+# Reports of every sanitized process (vmctl, mayflyd, unit tests) go to
+# files in $1; the run fails when one appears.
+sanitized_run() {
+	name=$1 dir=$2 logs=$3
+	rm -rf "$logs"
+	mkdir -p "$logs"
+	say "unit tests under $name"
+	(cd "$dir" && ctest --output-on-failure) || die "unit tests under $name failed"
+	say "daemon API integration test under $name"
+	MAYFLY_VMCTL=$dir/vmctl MAYFLY_TESTGUEST=$guest \
+		sh "$top/tests/integration/run.sh" t0500-daemon-api.sh ||
+		die "the daemon API test under $name failed"
+	if ls "$logs"/* >/dev/null 2>&1; then
+		head -60 "$logs"/*
+		die "$name reported errors (above; all in $logs)"
+	fi
+	say "$name: no reports"
+}
+
+supp=$top/tests/sanitizers
+logs=$build/sanitizers
+build_variant asan -DENABLE_SANITIZERS=ON
+ASAN_OPTIONS=log_path=$logs/asan/asan:detect_leaks=1:abort_on_error=1 \
+LSAN_OPTIONS=suppressions=$supp/lsan.supp:print_suppressions=0 \
+UBSAN_OPTIONS=log_path=$logs/asan/ubsan:print_stacktrace=1:halt_on_error=1 \
+	sanitized_run "ASan+UBSan" "$build-asan" "$logs/asan"
+
+build_variant tsan -DENABLE_TSAN=ON
+TSAN_OPTIONS=log_path=$logs/tsan/tsan:suppressions=$supp/tsan.supp:second_deadlock_stack=1 \
+	sanitized_run "TSan" "$build-tsan" "$logs/tsan"
+
+say "fuzzers, $FUZZ_SECONDS s each"
+CC=clang build_variant fuzz -DBUILD_FUZZERS=ON -DBUILD_TESTS=OFF
+for seeds in "$top"/tests/fuzz/seeds/*; do
+	name=$(basename "$seeds")
+	corpus=$build-fuzz/corpus-$name
+	mkdir -p "$corpus"
+	"$build-fuzz/tests/fuzz/fuzz_$name" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 \
+		"$corpus" "$seeds" >"$build-fuzz/fuzz_$name.log" 2>&1 || {
+		tail -40 "$build-fuzz/fuzz_$name.log"
+		die "fuzz_$name found a crash (input in $build-fuzz)"
+	}
+	grep -E "^stat::number_of_executed_units|^cov:|DONE" "$build-fuzz/fuzz_$name.log" |
+		tail -1 | sed "s/^/fuzz_$name: /"
+done
 say "all tests passed"

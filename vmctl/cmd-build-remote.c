@@ -102,10 +102,12 @@ static void cancel_remote(struct client *c, long long id)
  */
 static int download(struct client *c, const struct build_record *r, const char *dir)
 {
-	for (size_t i = 0; i < r->npackages; i++)
-		if (input_name_check(r->packages[i].name) < 0)
-			return mf_error_wrap("mayflyd named a package of build %lld badly",
-					     (long long)r->id);
+	for (size_t i = 0; i < r->npackages; i++) {
+		if (input_name_check(r->packages[i].name) < 0) {
+			mf_error_wrap("mayflyd named a package of build %lld badly", (long long)r->id);
+			return mf_error_reclass(MF_E_INFRA); /* the server's fault, not the user's */
+		}
+	}
 	if (mf_mkdir_p(dir, 0755) < 0)
 		return -1;
 	for (size_t i = 0; i < r->npackages; i++) {

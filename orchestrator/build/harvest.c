@@ -70,12 +70,11 @@ int harvest(const struct harvest_opts *o, struct build_package **out, size_t *n)
 		nwanted++;
 	}
 	if (o->max_bytes && total > o->max_bytes) {
-		char t[32], m[32];
-		mf_format_size(total, t);
+		char m[32];
 		mf_format_size(o->max_bytes, m);
-		mf_error(MF_E_BUILD, "the build made %zu package file%s of %s, more than the %s "
-			 "a build may harvest (max_package_mb); none was harvested", nwanted,
-			 nwanted == 1 ? "" : "s", t, m);
+		mf_error(MF_E_BUILD, "the build made %zu package file%s of %llu bytes in all, more "
+			 "than the %s a build may harvest (max_package_mb); none was harvested",
+			 nwanted, nwanted == 1 ? "" : "s", (unsigned long long)total, m);
 		goto out;
 	}
 	left = o->max_bytes;

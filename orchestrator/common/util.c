@@ -190,7 +190,7 @@ out:
 	return ret;
 }
 
-static int write_all(int fd, const void *data, size_t len)
+int mf_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;
 
@@ -217,7 +217,7 @@ int mf_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
 		mf_error_errno(MF_E_INFRA, "cannot create '%s'", tmp);
 		goto out;
 	}
-	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (mf_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
 		mf_error_errno(MF_E_INFRA, "cannot write '%s'", tmp);
 		close(fd);
 		unlink(tmp);

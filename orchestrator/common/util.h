@@ -34,6 +34,8 @@ void mf_rfc3339(int64_t t, char out[32]);
 int mf_mkdir_p(const char *path, mode_t mode);
 /* Reads a whole file (at most max bytes) into a NUL-terminated buffer. */
 int mf_read_file(const char *path, size_t max, char **out, size_t *len);
+/* write(2) until all of data is written (EINTR retried); -1 with errno set. */
+int mf_write_all(int fd, const void *data, size_t len);
 /* Writes data to path via a temporary file and rename(2). */
 int mf_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
 /* Copies a file (used to keep SSH keys inside the state directory). */

@@ -229,11 +229,20 @@ char *wire_submission_json(const struct wire_submission *s)
 	return out;
 }
 
+/*
+ * A string of a document from outside; control characters become '?', so
+ * that printing it cannot move a terminal's cursor or recolour it.
+ */
 static char *str_dup(json_t *o, const char *key)
 {
 	json_t *v = json_object_get(o, key);
+	char *s;
 
-	return json_is_string(v) ? xstrdup(json_string_value(v)) : NULL;
+	if (!json_is_string(v))
+		return NULL;
+	s = xstrdup(json_string_value(v));
+	mf_scrub_controls(s, 0);
+	return s;
 }
 
 static int64_t time_of(json_t *o, const char *key)
@@ -261,6 +270,7 @@ static struct build_record *record_of(json_t *doc)
 	json_array_foreach(json_object_get(doc, "recipes"), i, e)
 		strbuf_addf(&recipes, "%s%s", i ? " " : "", json_string_value(e) ?: "?");
 	r->recipes = strbuf_detach(&recipes);
+	mf_scrub_controls(r->recipes, 0);
 	r->id = json_integer_value(json_object_get(doc, "id"));
 	r->image = str_dup(doc, "image");
 	r->status = str_dup(doc, "status");
@@ -294,14 +304,22 @@ static struct build_record *record_of(json_t *doc)
 		strbuf_addf(&inputs, "%s%s", i ? " " : "", json_string_value(e) ?: "?");
 	r->inputs = inputs.len ? strbuf_detach(&inputs) : NULL;
 	strbuf_release(&inputs);
+	if (r->inputs)
+		mf_scrub_controls(r->inputs, 0);
 	json_array_foreach(json_object_get(doc, "phases"), i, e) {
 		r->phases = xrealloc(r->phases, (r->nphases + 1) * sizeof(*r->phases));
 		struct build_phase *p = &r->phases[r->nphases++];
 		snprintf(p->name, sizeof(p->name), "%s",
 			 json_string_value(json_object_get(e, "name")) ?: "?");
+		mf_scrub_controls(p->name, 0);
 		p->duration_ms = json_integer_value(json_object_get(e, "duration_ms"));
 	}
+	int bad_package = 0;
 	json_array_foreach(json_object_get(doc, "packages"), i, e) {
+		if (!json_is_string(json_object_get(e, "name"))) {
+			bad_package = 1;
+			continue;
+		}
 		r->packages = xrealloc(r->packages, (r->npackages + 1) * sizeof(*r->packages));
 		struct build_package *p = &r->packages[r->npackages++];
 		memset(p, 0, sizeof(*p));
@@ -310,8 +328,9 @@ static struct build_record *record_of(json_t *doc)
 		p->size = (uint64_t)json_integer_value(json_object_get(e, "size"));
 		snprintf(p->sha256, sizeof(p->sha256), "%s",
 			 json_string_value(json_object_get(e, "sha256")) ?: "");
+		mf_scrub_controls(p->sha256, 0);
 	}
-	if (!r->status || !r->image || !r->source) {
+	if (!r->status || !r->image || !r->source || bad_package) {
 		build_record_free(r);
 		return NULL;
 	}

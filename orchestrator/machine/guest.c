@@ -417,21 +417,6 @@ out:
 	return ret;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 int guest_get(struct guest *g, const char *remote, const char *local, uint64_t max_size,
 	      uint64_t *size, char sha256[SHA256_HEX_LEN], int (*tick)(void *), void *payload)
 {
@@ -491,7 +476,7 @@ int guest_get(struct guest *g, const char *remote, const char *local, uint64_t m
 		}
 		if (n == 0)
 			continue; /* end of file: drain the remaining answers */
-		if (write_all(fd, buf, (size_t)n) < 0) {
+		if (mf_write_all(fd, buf, (size_t)n) < 0) {
 			mf_error_errno(MF_E_INFRA, "cannot write '%s'", part);
 			goto out;
 		}

@@ -99,6 +99,33 @@ test_expect 'two builds in a row: nothing of the first survives into the second'
 	assert_no_leaks
 '
 
+test_expect 'a build whose output passes max_log_mb fails; the log keeps its beginning' '
+	printf "[limits]\nmax_log_mb = 1\n" > "$TEST_TMP/caps.conf"
+	MAYFLY_CONFIG=$TEST_TMP/caps.conf run_vmctl build tg chatty-3 --json
+	expect_rc 1
+	expect_eq "$(json_field .status)" failed
+	json_field .error | grep -q "passed the log.s limit of 1 MiB (max_log_mb)"
+	log=$(json_field .log)
+	# 1 MiB of output and the event lines, not the 3 MiB the guest printed.
+	size=$(stat -c %s "$log")
+	[ "$size" -gt 1048576 ] && [ "$size" -lt 1200000 ] || { echo "log is $size bytes"; exit 1; }
+	grep -q "the log reached its limit of 1048576 bytes" "$log"
+	grep -q "machine .* destroyed" "$log"
+	expect_eq "$(json_field ".packages | length")" 0
+	assert_no_leaks
+'
+
+test_expect 'a build that makes more than max_package_mb harvests nothing and fails' '
+	printf "[limits]\nmax_package_mb = 2\n" > "$TEST_TMP/caps.conf"
+	MAYFLY_CONFIG=$TEST_TMP/caps.conf run_vmctl build tg hello big-2 --out "$TEST_TMP/capped" --json
+	expect_rc 1
+	expect_eq "$(json_field .status)" failed
+	json_field .error | grep -q "more than the 2.0 MiB a build may harvest (max_package_mb); none was harvested"
+	expect_eq "$(ls -A "$TEST_TMP/capped")" ""
+	expect_eq "$(sql "SELECT count(*) FROM packages WHERE build_id = $(json_field .id)")" 0
+	assert_no_leaks
+'
+
 test_expect 'the golden volume was never written' '
 	run_vmctl image show tg --json
 	expect_eq "$(sha256sum "$(json_field .path)" | cut -d" " -f1)" "$(cat "$TEST_TMP/golden.sha")"

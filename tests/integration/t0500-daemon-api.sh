@@ -5,7 +5,8 @@
 . "$(dirname "$0")/lib.sh"
 
 # Outside any test: the settings hold for the whole file.
-write_config "max_vms = 1" "queue_max = 3" "max_request_mb = 1" "idle_timeout = 90"
+write_config "max_vms = 1" "queue_max = 3" "max_request_mb = 1" "idle_timeout = 90" \
+	"header_timeout = 2"
 
 test_expect 'mayflyd -n accepts a good configuration' '
 	"$MAYFLYD" -n -c "$MAYFLY_CONFIG" > "$TEST_TMP/stdout" 2>&1
@@ -84,6 +85,41 @@ test_expect 'a body over max_request_mb gets 413; routes and methods are checked
 	expect_eq "$(json_field ".[0].name")" tg
 '
 
+test_expect 'idle and slow clients stall nothing; a client trickling its headers is cut off' '
+	daemon_env
+	port=${MAYFLY_URL##*:}
+	# 300 idle connections (the old server served 256 at most, a thread each),
+	# and one that sends a header line every half second and never ends them.
+	bash -c "
+		trap \"\" PIPE
+		for i in \$(seq 300); do exec {fd}<>/dev/tcp/127.0.0.1/$port || exit 1; done
+		exec 3<>/dev/tcp/127.0.0.1/$port
+		printf \"GET /healthz HTTP/1.1\\r\\nHost: x\\r\\n\" >&3
+		for i in \$(seq 60); do
+			printf \"X-Slow-\$i: y\\r\\n\" >&3 2>/dev/null || { echo cut after \$i; exit 0; }
+			sleep 0.5
+		done
+		echo never cut
+	" > "$TEST_TMP/slow.out" 2>&1 &
+	slow=$!
+	sleep 1
+	# The API answers meanwhile (a liveness check, not a timing one).
+	code=$(curl -s --max-time 20 -o "$TEST_TMP/stdout" -w "%{http_code}" "$MAYFLY_URL/healthz")
+	expect_code 200
+	api GET /api/v1/builds; expect_code 200
+	wait $slow
+	grep -q "cut after" "$TEST_TMP/slow.out" || { cat "$TEST_TMP/slow.out"; exit 1; }
+	# Cut within header_timeout (2 s = 4 lines), give or take the sweeper.
+	n=$(sed -n "s/cut after //p" "$TEST_TMP/slow.out")
+	[ "$n" -le 12 ] || { echo "cut only after $n header lines"; exit 1; }
+	# All of those connections are gone again.
+	i=0
+	while [ "$(ss -Htn state established "( sport = :$port )" | wc -l)" -gt 0 ]; do
+		i=$((i + 1)); [ $i -le 100 ] || { ss -Htn "( sport = :$port )" | head; exit 1; }
+		sleep 0.1
+	done
+'
+
 test_expect 'builds queue: max_vms 1 never runs two machines; priority before FIFO' '
 	api POST /api/v1/builds "{\"image\": \"tg\", \"recipes\": [\"slow\"]}"; expect_code 202
 	a=$(json_field .id)
@@ -157,6 +193,65 @@ test_expect 'vmctl build --url: follows the log, fetches and checks packages' '
 	expect_stdout "package big-2-1.0-1-x86_64.hpkg"
 	run_vmctl status "$id"
 	expect_stdout "build $id: succeeded"
+	echo "$id" > "$TEST_TMP/fetched.id"
+'
+
+test_expect 'a package is served only as harvested: not changed, not through a symlink' '
+	id=$(cat "$TEST_TMP/fetched.id")
+	path=$(sql "SELECT path FROM packages WHERE build_id = $id AND name = '\''hello-1.0-1-x86_64.hpkg'\''")
+	cp "$path" "$TEST_TMP/orig"
+	printf x >> "$path"
+	api GET "/api/v1/builds/$id/packages/hello-1.0-1-x86_64.hpkg"; expect_code 410
+	grep -q "changed since it was harvested" "$TEST_TMP/stdout"
+	# A symlink to a file of the right size is not followed either.
+	head -c "$(stat -c %s "$TEST_TMP/orig")" /etc/passwd > "$TEST_TMP/same-size"
+	rm "$path"; ln -s "$TEST_TMP/same-size" "$path"
+	api GET "/api/v1/builds/$id/packages/hello-1.0-1-x86_64.hpkg"; expect_code 410
+	rm "$path"; cp "$TEST_TMP/orig" "$path"
+	api GET "/api/v1/builds/$id/packages/hello-1.0-1-x86_64.hpkg"; expect_code 200
+	cmp "$TEST_TMP/stdout" "$TEST_TMP/orig"
+'
+
+test_expect 'vmctl trusts no package name from a server: nothing lands outside --out' '
+	# A stand-in mayflyd on loopback that names its package "../../escaped".
+	cat > "$TEST_TMP/fake.py" <<-EOF
+		import http.server, json, sys
+		class H(http.server.BaseHTTPRequestHandler):
+		    def answer(self, code, body):
+		        b = body.encode()
+		        self.send_response(code)
+		        self.send_header("Content-Length", str(len(b)))
+		        self.end_headers()
+		        self.wfile.write(b)
+		    def do_POST(self):
+		        self.rfile.read(int(self.headers["Content-Length"]))
+		        self.answer(202, json.dumps({"id": 5, "status": "queued"}))
+		    def do_GET(self):
+		        sys.stderr.write("GET %s\\n" % self.path)
+		        if self.path.endswith("/log?follow=1"):
+		            return self.answer(200, "building\\n")
+		        pkg = {"name": "../../escaped", "size": 1, "sha256": "0" * 64,
+		               "url": "http://evil@127.0.0.1:1/x"}
+		        self.answer(200, json.dumps({"id": 5, "image": "tg", "recipes": ["x"],
+		            "status": "succeeded", "source": "api", "packages": [pkg],
+		            "phases": [], "attempts": []}))
+		    def log_message(self, *a): pass
+		s = http.server.HTTPServer(("127.0.0.1", 0), H)
+		print(s.server_port, flush=True)
+		s.serve_forever()
+	EOF
+	python3 "$TEST_TMP/fake.py" > "$TEST_TMP/fake.port" 2> "$TEST_TMP/fake.log" &
+	fake=$!
+	i=0; until [ -s "$TEST_TMP/fake.port" ]; do i=$((i+1)); [ $i -lt 50 ] || exit 1; sleep 0.1; done
+	mkdir -p "$TEST_TMP/deep/a/b"
+	rc=0
+	(cd "$TEST_TMP/deep/a/b" && MAYFLY_URL=http://127.0.0.1:$(cat "$TEST_TMP/fake.port") \
+		"$VMCTL" build tg x --out out > "$TEST_TMP/stdout" 2> "$TEST_TMP/stderr") || rc=$?
+	kill $fake
+	expect_rc 3
+	expect_stderr "mayflyd named a package of build 5 badly"
+	test ! -e "$TEST_TMP/deep/escaped" && test ! -e "$TEST_TMP/deep/a/escaped"
+	! grep -q "packages" "$TEST_TMP/fake.log"
 '
 
 test_expect 'vmctl build --url --no-wait, then logs -f until the end; inputs travel' '

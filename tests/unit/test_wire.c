@@ -618,6 +618,24 @@ static void test_record_malformed(void **state)
 	assert_int_equal(wire_parse_record("{\"id\": 1, \"status\": \"queued\", "
 					   "\"source\": \"api\"}", &r), -1);
 	assert_null(r);
+	/* A package without a name would reach a path: the whole document is refused. */
+	r = (struct build_record *)1;
+	assert_int_equal(wire_parse_record("{\"id\": 1, \"image\": \"tg\", \"source\": \"api\", "
+					   "\"status\": \"succeeded\", \"packages\": [{\"size\": 1}]}",
+					   &r), -1);
+	assert_null(r);
+	r = (struct build_record *)1;
+	assert_int_equal(wire_parse_record("not json", &r), -1);
+	assert_null(r);
+	/* Text from a server never carries a terminal escape to vmctl's output. */
+	assert_int_equal(wire_parse_record("{\"id\": 1, \"image\": \"t\\u001b[2Jg\", "
+					   "\"source\": \"api\", \"status\": \"failed\", "
+					   "\"error\": \"boom\\r\\u001b]0;x\\u0007\", "
+					   "\"recipes\": [\"a\\nb\"]}", &r), 0);
+	assert_string_equal(r->image, "t?[2Jg");
+	assert_string_equal(r->error, "boom??]0;x?");
+	assert_string_equal(r->recipes, "a?b");
+	build_record_free(r);
 	r = (struct build_record *)1;
 	assert_int_equal(wire_parse_record("not json", &r), -1);
 	assert_null(r);

@@ -437,13 +437,36 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 static void on_mhd_error(void *cls, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
+/*
+ * libmicrohttpd's messages are mostly about one client ("closed by remote
+ * side with incomplete request"): a client that opens and drops thousands
+ * of connections must not flood the log. One line per 10 s at most, with
+ * a count of those left out.
+ */
 static void on_mhd_error(void *cls, const char *fmt, va_list ap)
 {
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static int64_t next;
+	static unsigned skipped;
 	char msg[512];
+	int64_t now = mf_now_ms();
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	msg[strcspn(msg, "\n")] = '\0';
-	log_warnx("http: %s", msg);
+	pthread_mutex_lock(&lock);
+	if (now < next) {
+		skipped++;
+		pthread_mutex_unlock(&lock);
+		log_debug("http: %s", msg);
+		return;
+	}
+	next = now + 10000;
+	if (skipped)
+		log_warnx("http: %s (and %u more messages in the last 10 s)", msg, skipped);
+	else
+		log_warnx("http: %s", msg);
+	skipped = 0;
+	pthread_mutex_unlock(&lock);
 }
 
 static int parse_address(const char *listen, struct sockaddr_storage *ss, unsigned int *flags)

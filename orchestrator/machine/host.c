@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 
+#include "common/error.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "machine/accel.h"
@@ -36,6 +37,9 @@ void host_close(struct host *h)
 {
 	if (!h)
 		return;
+	/* A pool that holds nothing (no image yet) is not left behind in libvirt. */
+	if (h->vm && vm_pool_stop_if_empty(h->vm, h->pool) < 0)
+		mf_error_clear();
 	vm_disconnect(h->vm);
 	free(h->uri);
 	free(h->instance);

@@ -33,6 +33,7 @@ struct host {
  */
 int host_open(struct host **out, const char *uri, enum mf_accel accel,
 	      const struct mf_state *st);
+/* Disconnects; the pool is stopped if it holds no volume (no image registered). */
 void host_close(struct host *h);
 
 /* The libvirt domain name of a tag on this host: "mayfly-<instance>-<tag>". */

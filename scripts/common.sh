@@ -14,9 +14,9 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 # Debian packages, by purpose.
 PKGS_BUILD="gcc make cmake pkg-config libvirt-dev libssh-dev libjansson-dev libguestfs-dev libxml2-dev
  libsqlite3-dev libssl-dev libcmocka-dev libmicrohttpd-dev libcurl4-openssl-dev
- clang libclang-rt-14-dev"
+ clang libclang-rt-14-dev libgit2-dev libarchive-dev"
 PKGS_RUN="libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
- qemu-utils tini sqlite3 jq curl iproute2 procps python3"
+ qemu-utils tini sqlite3 jq curl iproute2 procps python3 git bubblewrap"
 PKGS_GUEST="linux-image-amd64 busybox-static openssh-server openssh-sftp-server syslinux
  syslinux-common mtools dosfstools fdisk e2fsprogs cpio"
 
@@ -49,15 +49,19 @@ build_mayfly() {
 }
 
 # build_variant NAME CMAKE_ARGS...: another build directory ($build-NAME),
-# e.g. with sanitizers; CC from the environment picks the compiler.
+# e.g. with sanitizers; CC from the environment picks the compiler, and
+# TARGETS (space-separated) limits what is built.
 build_variant() {
 	name=$1
 	shift
 	say "building Mayfly ($name) in $build-$name"
 	cmake -S "$top" -B "$build-$name" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null ||
 		die "cmake configure ($name) failed"
-	cmake --build "$build-$name" -j"$(nproc)" >/dev/null || {
-		cmake --build "$build-$name" 2>&1 | tail -30
+	targets=
+	for t in ${TARGETS:-}; do targets="$targets --target $t"; done
+	# shellcheck disable=SC2086
+	cmake --build "$build-$name" -j"$(nproc)" $targets >/dev/null || {
+		cmake --build "$build-$name" $targets 2>&1 | tail -30
 		die "build ($name) failed"
 	}
 }

@@ -61,6 +61,8 @@ TSAN_OPTIONS=log_path=$logs/tsan/tsan:suppressions=$supp/tsan.supp:second_deadlo
 	sanitized_run "TSan" "$build-tsan" "$logs/tsan"
 
 say "fuzzers, $FUZZ_SECONDS s each"
+# Only the fuzz targets: their libraries are instrumented for libFuzzer.
+TARGETS="$(cd "$top/tests/fuzz/seeds" && for s in *; do printf 'fuzz_%s ' "$s"; done)" \
 CC=clang build_variant fuzz -DBUILD_FUZZERS=ON -DBUILD_TESTS=OFF
 for seeds in "$top"/tests/fuzz/seeds/*; do
 	name=$(basename "$seeds")

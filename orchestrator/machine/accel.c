@@ -29,6 +29,15 @@ enum {
 #define CPUID1_ECX_NEEDED ((1u << 0) | (1u << 9) | (1u << 13) | (1u << 19) | (1u << 20) | \
 			   (1u << 23)) /* SSE3 SSSE3 CX16 SSE4.1 SSE4.2 POPCNT */
 
+/*
+ * KVM's ioctls take a header with a flexible array followed by its
+ * entries; the usual way to lay that out is a struct like the ones below,
+ * which clang calls a GNU extension (gcc accepts it silently).
+ */
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Wgnu-variable-sized-type-not-at-end"
+#endif
+
 struct cpuid_buf {
 	struct kvm_cpuid2 head;
 	struct kvm_cpuid_entry2 entries[128];

@@ -111,6 +111,22 @@ static int validate(struct add *a)
 				"the guest, not '%s'", s->packages_dir);
 	s->build_command = xstrdup(o->build_command ? o->build_command :
 						      IMAGE_DEFAULT_BUILD_COMMAND);
+	s->tree_path = xstrdup(o->tree_path ? o->tree_path : IMAGE_DEFAULT_TREE_PATH);
+	s->haikuporter = xstrdup(o->haikuporter ? o->haikuporter : IMAGE_DEFAULT_HAIKUPORTER);
+	s->haikuporter_args = xstrdup(o->haikuporter_args ? o->haikuporter_args : "");
+	s->target_arch = xstrdup(o->target_arch ? o->target_arch : IMAGE_DEFAULT_TARGET_ARCH);
+	s->secondary_arches = xstrdup(o->secondary_arches ? o->secondary_arches : "");
+	s->no_system_packages = !o->system_packages;
+	if (s->tree_path[0] != '/')
+		return mf_error(MF_E_USAGE, "the ports tree must be an absolute path on the guest, "
+				"not '%s'", s->tree_path);
+	if (guest_path_check("--tree-path", s->tree_path) < 0 ||
+	    guest_path_check("--packages-dir", s->packages_dir) < 0 ||
+	    guest_path_check("--haikuporter", s->haikuporter) < 0 ||
+	    shell_words_check("--haikuporter-args", s->haikuporter_args) < 0 ||
+	    arch_check("--target-arch", s->target_arch, 0) < 0 ||
+	    arch_check("--secondary-arches", s->secondary_arches, 1) < 0)
+		return -1;
 	if (template_check(s->build_command) < 0)
 		return mf_error_wrap("--build-command");
 	s->memory_mib = o->memory_mib ? o->memory_mib : IMAGE_DEFAULT_MEMORY_MIB;
@@ -206,6 +222,66 @@ static int copy_key(struct add *a)
 	return 0;
 }
 
+static int is_commit_id(const char *s)
+{
+	size_t n = strspn(s, "0123456789abcdef");
+
+	return n == 40 && (s[n] == '\0' || s[n] == '\n' || s[n] == ' ');
+}
+
+/*
+ * The commit the guest's ports tree is checked out at, read from its .git
+ * (no git needed on the guest): HEAD, then the branch it names in refs/ or
+ * packed-refs. *out stays NULL when the tree is not a git checkout.
+ */
+static int read_tree_commit(struct guest *g, const char *tree, char **out)
+{
+	char *path = xasprintf("%s/.git/HEAD", tree), *head = NULL, *ref = NULL;
+	int rc, ret = -1;
+
+	*out = NULL;
+	rc = guest_read_file(g, path, 4096, &head, NULL);
+	if (rc <= 0) {
+		ret = rc;
+		goto out;
+	}
+	if (is_commit_id(head)) {
+		*out = xstrndup(head, 40);
+	} else if (!strncmp(head, "ref: refs/", 10)) {
+		head[strcspn(head, "\n")] = '\0';
+		free(path);
+		path = xasprintf("%s/.git/%s", tree, head + 5);
+		if (guest_read_file(g, path, 4096, &ref, NULL) < 0)
+			goto out;
+		if (ref && is_commit_id(ref)) {
+			*out = xstrndup(ref, 40);
+		} else {
+			free(ref);
+			ref = NULL;
+			free(path);
+			path = xasprintf("%s/.git/packed-refs", tree);
+			if (guest_read_file(g, path, 16 << 20, &ref, NULL) < 0)
+				goto out;
+			for (char *line = ref; line && *line; line += strcspn(line, "\n") +
+								(line[strcspn(line, "\n")] != 0)) {
+				size_t len = strcspn(line, "\n");
+				if (len > 41 && is_commit_id(line) &&
+				    (size_t)(len - 41) == strlen(head + 5) &&
+				    !strncmp(line + 41, head + 5, len - 41)) {
+					*out = xstrndup(line, 40);
+					break;
+				}
+			}
+		}
+	}
+	ret = 0;
+out:
+	free(path);
+	free(head);
+	free(ref);
+	return ret;
+}
+
 /* Boots one linked clone: it must come up, take the key, and show its host key. */
 static int smoke_boot(struct add *a)
 {
@@ -249,6 +325,9 @@ static int smoke_boot(struct add *a)
 			 img->settings.packages_dir);
 		goto down;
 	}
+	/* A golden tree that is a checkout: builds send only the difference to it. */
+	if (read_tree_commit(m->guest, img->settings.tree_path, &img->tree_commit) < 0)
+		goto down;
 	img->host_key = xstrdup(m->host_key);
 	progress(a, "check", t);
 	ret = 0;

@@ -29,6 +29,13 @@ struct image_add_opts {
 	int vcpus;
 	enum disk_bus disk_bus;
 	int boot_timeout;	/* seconds; 0 is not allowed (the caller fills the default) */
+	/* As a HaikuPorter builder (NULL: the defaults in store/images.h): */
+	const char *tree_path;
+	const char *haikuporter;
+	const char *haikuporter_args;
+	const char *target_arch;
+	const char *secondary_arches;
+	int system_packages;	/* 1: do not pass --no-system-packages */
 	atomic_int *cancel; /* set to stop (e.g. from a signal handler) */
 	/* Progress lines for the user (may be NULL). */
 	void (*progress)(void *payload, const char *step, int64_t ms);

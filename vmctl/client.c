@@ -1,9 +1,6 @@
 /* client.c - see client.h. */
 #include "vmctl/client.h"
 
-#include <stdatomic.h>
-#include <curl/curl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,33 +11,18 @@
 #include "common/strbuf.h"
 #include "common/util.h"
 #include "json/wire.h"
+#include "net/httpc.h"
 
 struct client {
-	CURL *curl;
+	struct httpc *http;
 	char *url;
-	struct curl_slist *headers;
+	char *auth;		/* "Authorization: Bearer ...", or NULL */
 	atomic_int *cancel;
 };
 
 void client_set_cancel(struct client *c, atomic_int *flag)
 {
 	c->cancel = flag;
-}
-
-/* libcurl calls this often, also while waiting: a way out on Ctrl-C. */
-static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-		       curl_off_t ulnow)
-{
-	struct client *c = arg;
-
-	return c->cancel && *c->cancel;
-}
-
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-
-static void init_curl(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
 int client_open(struct client **out, const char *url, const char *token)
@@ -52,23 +34,17 @@ int client_open(struct client **out, const char *url, const char *token)
 	if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8))
 		return mf_error(MF_E_USAGE, "the mayflyd URL must start with http:// or https://, "
 				"not '%s'", url);
-	pthread_once(&init_once, init_curl);
 	c = xcalloc(1, sizeof(*c));
-	c->curl = curl_easy_init();
-	if (!c->curl) {
+	if (httpc_open(&c->http) < 0) {
 		free(c);
-		return mf_error(MF_E_INFRA, "cannot start libcurl");
+		return -1;
 	}
 	/* No trailing slash: paths start with one. */
 	while (len > 0 && url[len - 1] == '/')
 		len--;
 	c->url = xasprintf("%.*s", (int)len, url);
-	if (token) {
-		char *h = xasprintf("Authorization: Bearer %s", token);
-		c->headers = curl_slist_append(c->headers, h);
-		free(h);
-	}
-	c->headers = curl_slist_append(c->headers, "Content-Type: application/json");
+	if (token)
+		c->auth = xasprintf("Authorization: Bearer %s", token);
 	*out = c;
 	return 0;
 }
@@ -77,41 +53,38 @@ void client_close(struct client *c)
 {
 	if (!c)
 		return;
-	curl_slist_free_all(c->headers);
-	curl_easy_cleanup(c->curl);
+	httpc_close(c->http);
 	free(c->url);
+	if (c->auth)
+		explicit_bzero(c->auth, strlen(c->auth));
+	free(c->auth);
 	free(c);
 }
 
+/* Where an answer goes: collected, streamed to fn, or written to fp. */
 struct sink {
-	struct strbuf buf;	/* the body, when collected */
+	struct strbuf buf;
 	void (*fn)(void *arg, const char *data, size_t len);
 	void *arg;
-	FILE *fp;		/* a download */
-	long status;		/* known once headers are in */
-	CURL *curl;
+	FILE *fp;
 };
 
-static size_t on_data(char *data, size_t size, size_t n, void *userdata)
+static int on_body(void *arg, long status, const char *data, size_t len)
 {
-	struct sink *s = userdata;
-	size_t len = size * n;
+	struct sink *s = arg;
 
-	if (!s->status)
-		curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &s->status);
 	/* Error bodies are collected for their message, whatever the mode. */
-	if (s->status >= 300 || (!s->fn && !s->fp)) {
+	if (status >= 300 || (!s->fn && !s->fp))
 		strbuf_add(&s->buf, data, len);
-	} else if (s->fn) {
+	else if (s->fn)
 		s->fn(s->arg, data, len);
-	} else if (fwrite(data, 1, len, s->fp) != len) {
-		return 0;
-	}
-	return len;
+	else if (fwrite(data, 1, len, s->fp) != len)
+		return mf_error_errno(MF_E_INFRA, "cannot write the download");
+	return 0;
 }
 
 /* Turns a non-2xx answer into an error. */
-static int status_error(struct client *c, const char *path, long status, const char *body)
+static int status_error(long status, const char *body)
 {
 	char *msg = body ? wire_error_text(body) : NULL;
 	const char *what = msg ? msg : "no details";
@@ -144,48 +117,29 @@ static int status_error(struct client *c, const char *path, long status, const c
 static int perform(struct client *c, const char *method, const char *path, const char *body,
 		   struct sink *s)
 {
-	char *url;
-	CURLcode rc;
-	int ret = 0;
+	const char *headers[] = { "Content-Type: application/json", c->auth, NULL };
+	long status = 0;
+	int ret;
 
 	/* The token goes with every request: only ever to mayflyd's API. */
 	if (api_path_check(path) < 0)
 		return -1;
-	url = xasprintf("%s%s", c->url, path);
-	s->curl = c->curl;
-	curl_easy_reset(c->curl);
-	curl_easy_setopt(c->curl, CURLOPT_URL, url);
-	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->headers);
-	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, s);
-	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, c);
-	if (body) {
-		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
-	} else if (!strcmp(method, "POST")) {
-		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, "");
-	}
-	rc = curl_easy_perform(c->curl);
-	if (rc == CURLE_ABORTED_BY_CALLBACK) {
-		ret = mf_error(MF_E_INTERRUPTED, "interrupted");
-		goto out;
-	}
-	if (rc != CURLE_OK) {
-		ret = mf_error(MF_E_INFRA, "cannot reach mayflyd at %s: %s", c->url,
-			       curl_easy_strerror(rc));
-		goto out;
-	}
-	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &s->status);
-	if (s->status < 200 || s->status >= 300)
-		ret = status_error(c, path, s->status, strbuf_str(&s->buf));
-out:
+	char *url = xasprintf("%s%s", c->url, path);
+	struct httpc_request r = {
+		.method = method,
+		.url = url,
+		.headers = headers,
+		.body = body,
+		.body_len = body ? strlen(body) : 0,
+		.on_body = on_body,
+		.arg = s,
+		.cancel = c->cancel,
+	};
+	ret = httpc_perform(c->http, &r, &status);
+	if (ret < 0 && mf_error_class() == MF_E_INFRA)
+		mf_error_wrap("mayflyd");
+	else if (ret == 0 && (status < 200 || status >= 300))
+		ret = status_error(status, strbuf_str(&s->buf));
 	free(url);
 	return ret;
 }
@@ -193,7 +147,7 @@ out:
 int client_call(struct client *c, const char *method, const char *path, const char *body,
 		char **answer)
 {
-	struct sink s = { STRBUF_INIT, NULL, NULL, NULL, 0, NULL };
+	struct sink s = { STRBUF_INIT, NULL, NULL, NULL };
 	int ret = perform(c, method, path, body, &s);
 
 	if (ret == 0 && answer)
@@ -205,7 +159,7 @@ int client_call(struct client *c, const char *method, const char *path, const ch
 int client_stream(struct client *c, const char *path,
 		  void (*sink)(void *arg, const char *data, size_t len), void *arg)
 {
-	struct sink s = { STRBUF_INIT, sink, arg, NULL, 0, NULL };
+	struct sink s = { STRBUF_INIT, sink, arg, NULL };
 	int ret = perform(c, "GET", path, NULL, &s);
 
 	strbuf_release(&s.buf);
@@ -215,7 +169,7 @@ int client_stream(struct client *c, const char *path,
 int client_download(struct client *c, const char *path, const char *dest)
 {
 	char *part = xasprintf("%s.part", dest);
-	struct sink s = { STRBUF_INIT, NULL, NULL, NULL, 0, NULL };
+	struct sink s = { STRBUF_INIT, NULL, NULL, NULL };
 	int ret = -1;
 
 	s.fp = fopen(part, "we");

@@ -1,5 +1,5 @@
 /*
- * client.h - vmctl's side of mayflyd's API (the libcurl boundary).
+ * client.h - vmctl's side of mayflyd's API, over net/httpc.h.
  *
  * Errors: mayflyd unreachable -> MF_E_INFRA; an answer of 400, 401, 404 or
  * 409 -> MF_E_USAGE (or MF_E_CONFLICT) with mayflyd's message; 429 and 5xx

@@ -22,6 +22,14 @@ static const char help[] =
 	"  --vcpus N               guest CPUs (default: 2)\n"
 	"  --disk-bus BUS          sata, ide or virtio (default: sata)\n"
 	"  --boot-timeout SECONDS  time for SSH to answer (default: boot_timeout setting)\n"
+	"As a HaikuPorter builder (vmctl build --tree):\n"
+	"  --tree-path DIR         the guest's ports tree (default: " IMAGE_DEFAULT_TREE_PATH ")\n"
+	"  --haikuporter PATH      haikuporter on the guest (default: haikuporter)\n"
+	"  --haikuporter-args ARGS extra arguments for it (words of letters, digits, _=.,/:+@-)\n"
+	"  --target-arch ARCH      TARGET_ARCHITECTURE (default: " IMAGE_DEFAULT_TARGET_ARCH ")\n"
+	"  --secondary-arches 'A B'  SECONDARY_TARGET_ARCHITECTURES (default: none)\n"
+	"  --system-packages       let haikuporter use the guest's system packages (without\n"
+	"                          it, --no-system-packages, as buildmaster runs it)\n"
 	"  --json                  print the new image as JSON\n";
 
 static void progress(void *payload, const char *step, int64_t ms)
@@ -32,7 +40,7 @@ static void progress(void *payload, const char *step, int64_t ms)
 int cmd_image_add(const struct vmctl_cmd *cmd, int argc, char **argv)
 {
 	enum { O_USER = 256, O_KEY, O_HOSTKEY, O_CMD, O_PKGDIR, O_MEM, O_CPUS, O_BUS, O_BOOT,
-	       O_JSON };
+	       O_JSON, O_TREE, O_HP, O_HPARGS, O_ARCH, O_SECARCH, O_SYSPKG };
 	static const struct option opts[] = {
 		{ "ssh-user", required_argument, NULL, O_USER },
 		{ "ssh-key", required_argument, NULL, O_KEY },
@@ -43,6 +51,12 @@ int cmd_image_add(const struct vmctl_cmd *cmd, int argc, char **argv)
 		{ "vcpus", required_argument, NULL, O_CPUS },
 		{ "disk-bus", required_argument, NULL, O_BUS },
 		{ "boot-timeout", required_argument, NULL, O_BOOT },
+		{ "tree-path", required_argument, NULL, O_TREE },
+		{ "haikuporter", required_argument, NULL, O_HP },
+		{ "haikuporter-args", required_argument, NULL, O_HPARGS },
+		{ "target-arch", required_argument, NULL, O_ARCH },
+		{ "secondary-arches", required_argument, NULL, O_SECARCH },
+		{ "system-packages", no_argument, NULL, O_SYSPKG },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -78,6 +92,12 @@ int cmd_image_add(const struct vmctl_cmd *cmd, int argc, char **argv)
 				return 2;
 			break;
 		case O_JSON: json = 1; break;
+		case O_TREE: o.tree_path = optarg; break;
+		case O_HP: o.haikuporter = optarg; break;
+		case O_HPARGS: o.haikuporter_args = optarg; break;
+		case O_ARCH: o.target_arch = optarg; break;
+		case O_SECARCH: o.secondary_arches = optarg; break;
+		case O_SYSPKG: o.system_packages = 1; break;
 		case 'h': return vmctl_help(cmd, help);
 		default: return vmctl_usage(cmd, "unknown option");
 		}

@@ -119,11 +119,18 @@ int cmd_image_show(const struct vmctl_cmd *cmd, int argc, char **argv)
 	       "  memory:        %d MiB\n"
 	       "  vcpus:         %d\n"
 	       "  disk_bus:      %s\n"
-	       "  boot_timeout:  %d s\n",
+	       "  boot_timeout:  %d s\n"
+	       "  tree_path:     %s (%s)\n"
+	       "  haikuporter:   %s%s%s%s\n"
+	       "  target_arch:   %s%s%s\n",
 	       img->name, img->path, img->source, img->sha256, img->format, size,
 	       (unsigned long long)img->virtual_size, fp, img->host_key, created, s->ssh_user,
 	       s->ssh_key, s->build_command, s->packages_dir, s->memory_mib, s->vcpus,
-	       disk_bus_name(s->disk_bus), s->boot_timeout);
+	       disk_bus_name(s->disk_bus), s->boot_timeout, s->tree_path,
+	       img->tree_commit ? img->tree_commit : "not a git checkout", s->haikuporter,
+	       *s->haikuporter_args ? " " : "", s->haikuporter_args,
+	       s->no_system_packages ? " --no-system-packages" : "", s->target_arch,
+	       *s->secondary_arches ? ", secondary: " : "", s->secondary_arches);
 	free(fp);
 out:
 	image_free(img);

@@ -44,6 +44,14 @@ static const struct vmctl_cmd commands[] = {
 	{ "image rm", "NAME", "remove an image and its golden volume", cmd_image_rm },
 	{ "image clear", "NAME", "lift an image's quarantine after boot failures",
 	  cmd_image_clear },
+	{ "tree add", "NAME URL [--branch NAME] [--ssh-key FILE | --token-file FILE]\n"
+		      "                 [--packager 'NAME <MAIL>'] [--allow-untested]\n"
+		      "                 [--allow-unsafe-sources] [--create-source-packages] [--json]",
+	  "register a ports tree (a git repository) and fetch it", cmd_tree_add },
+	{ "tree list", "[--json]", "list the ports trees", cmd_tree_list },
+	{ "tree show", "NAME [--json]", "show a ports tree", cmd_tree_show },
+	{ "tree sync", "NAME", "fetch a ports tree now", cmd_tree_sync },
+	{ "tree rm", "NAME", "remove a ports tree and its mirror", cmd_tree_rm },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -265,7 +273,11 @@ int main(int argc, char **argv)
 	cmd = find(argc, argv, &consumed);
 	if (!cmd) {
 		if (!strcmp(argv[0], "image"))
-			fprintf(stderr, "vmctl: 'image' needs a subcommand: add, list, show or rm\n");
+			fprintf(stderr, "vmctl: 'image' needs a subcommand: add, list, show, rm or "
+				"clear\n");
+		else if (!strcmp(argv[0], "tree"))
+			fprintf(stderr, "vmctl: 'tree' needs a subcommand: add, list, show, sync or "
+				"rm\n");
 		else
 			fprintf(stderr, "vmctl: unknown command '%s'\n", argv[0]);
 		usage(stderr);

@@ -93,5 +93,10 @@ int cmd_image_add(const struct vmctl_cmd *cmd, int argc, char **argv);
 int cmd_image_list(const struct vmctl_cmd *cmd, int argc, char **argv);
 int cmd_image_show(const struct vmctl_cmd *cmd, int argc, char **argv);
 int cmd_image_rm(const struct vmctl_cmd *cmd, int argc, char **argv);
+int cmd_tree_add(const struct vmctl_cmd *cmd, int argc, char **argv);
+int cmd_tree_list(const struct vmctl_cmd *cmd, int argc, char **argv);
+int cmd_tree_show(const struct vmctl_cmd *cmd, int argc, char **argv);
+int cmd_tree_sync(const struct vmctl_cmd *cmd, int argc, char **argv);
+int cmd_tree_rm(const struct vmctl_cmd *cmd, int argc, char **argv);
 
 #endif

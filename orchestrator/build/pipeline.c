@@ -186,7 +186,7 @@ static int push(struct build *b)
 /* run: the build command, output streamed; its status decides the build. */
 static int run(struct build *b, int *exit_status)
 {
-	struct guest_exec_hooks hooks = { output, tick, b };
+	struct guest_exec_hooks hooks = { .output = output, .tick = tick, .payload = b };
 	int timeout = b->req->timeout_s ? b->req->timeout_s : b->env->build_timeout;
 	int rc;
 

@@ -2,6 +2,7 @@
 #include "common/names.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/error.h"
@@ -47,6 +48,11 @@ int image_name_check(const char *name)
 	return name_check("image", name, IMAGE_NAME_MAX, "_.-");
 }
 
+int name_check_tree(const char *name)
+{
+	return name_check("tree", name, IMAGE_NAME_MAX, "_.-");
+}
+
 int input_name_check(const char *name)
 {
 	/* Like a recipe name, so it is safe in paths, URLs and lists alike. */
@@ -66,5 +72,64 @@ int api_path_check(const char *path)
 	}
 	if (strstr(path, "..") || strstr(path, "//"))
 		return mf_error(MF_E_INFRA, "refusing to request '%.80s': it leaves the API", path);
+	return 0;
+}
+
+const char *const haiku_arches[] = {
+	"arm", "arm64", "m68k", "ppc", "ppc64", "riscv64", "sparc", "x86", "x86_64", "x86_gcc2",
+	NULL,
+};
+
+static int chars_check(const char *what, const char *s, const char *extra)
+{
+	for (const char *p = s; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (isalnum(c) || strchr(extra, c))
+			continue;
+		if (isprint(c))
+			return mf_error(MF_E_USAGE, "%s '%s': the character '%c' is not allowed (use "
+					"letters, digits and %s)", what, s, c, extra);
+		return mf_error(MF_E_USAGE, "%s: the byte 0x%02x is not allowed (use letters, "
+				"digits and %s)", what, c, extra);
+	}
+	return 0;
+}
+
+int guest_path_check(const char *what, const char *path)
+{
+	if (!*path)
+		return mf_error(MF_E_USAGE, "%s: empty", what);
+	return chars_check(what, path, "_./+@-");
+}
+
+int shell_words_check(const char *what, const char *words)
+{
+	return chars_check(what, words, " _=.,/:+@-");
+}
+
+int arch_check(const char *what, const char *value, int several)
+{
+	char word[32];
+	int n = 0;
+
+	for (const char *p = value; *p;) {
+		size_t len = strcspn(p, " ");
+		if (len) {
+			int known = 0;
+			snprintf(word, sizeof(word), "%.*s", (int)(len < 31 ? len : 31), p);
+			for (const char *const *a = haiku_arches; *a; a++)
+				known |= len < 32 && !strcmp(word, *a);
+			if (!known)
+				return mf_error(MF_E_USAGE, "%s: unknown architecture '%.40s' (known: "
+						"arm, arm64, m68k, ppc, ppc64, riscv64, sparc, x86, "
+						"x86_64, x86_gcc2)", what, word);
+			n++;
+		}
+		p += len;
+		while (*p == ' ')
+			p++;
+	}
+	if (!several && n != 1)
+		return mf_error(MF_E_USAGE, "%s: one architecture, not '%s'", what, value);
 	return 0;
 }

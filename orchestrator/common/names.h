@@ -13,12 +13,27 @@
 int recipe_name_check(const char *name);
 /* Image names: a letter or digit, then letters, digits, '_', '.', '-'. */
 int image_name_check(const char *name);
+/* Tree names: like image names. */
+int name_check_tree(const char *name);
 
 /*
  * Names of input files as they will appear in the guest's packages dir:
  * a letter or digit, then letters, digits, '_', '.', '+', '-'.
  */
 int input_name_check(const char *name);
+
+/*
+ * A path on a guest that Mayfly writes into commands and into HaikuPorter's
+ * builder.conf (which HaikuPorter sources with bash): letters, digits and
+ * "_./+@-" only. what names the setting in the message.
+ */
+int guest_path_check(const char *what, const char *path);
+/* Space-separated words of letters, digits and "_=.,/:+@-" (extra arguments). */
+int shell_words_check(const char *what, const char *words);
+/* Haiku architecture names: one (or, with several, space-separated ones). */
+int arch_check(const char *what, const char *value, int several);
+/* Haiku's machine architectures, NULL-terminated. */
+extern const char *const haiku_arches[];
 
 /*
  * Paths of mayflyd's API that vmctl requests with its token: "/healthz" or

@@ -17,6 +17,8 @@ void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 /* NULL stays NULL. */
 char *xstrdup_or_null(const char *s);
+/* At most n bytes of s, NUL-terminated. */
+char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) MF_PRINTF(1, 2);
 /* Frees *p and sets it to NULL. */
 void mf_freep(void *p);

@@ -11,6 +11,7 @@
 #include "common/util.h"
 #include "store/builds.h"
 #include "store/images.h"
+#include "store/trees.h"
 
 static char *dump(json_t *doc)
 {
@@ -106,6 +107,13 @@ static json_t *image_object(const struct image *img)
 	json_object_set_new(set, "vcpus", json_integer(s->vcpus));
 	json_object_set_new(set, "disk_bus", jstr(disk_bus_name(s->disk_bus)));
 	json_object_set_new(set, "boot_timeout", json_integer(s->boot_timeout));
+	json_object_set_new(set, "tree_path", jstr(s->tree_path));
+	json_object_set_new(set, "haikuporter", jstr(s->haikuporter));
+	json_object_set_new(set, "haikuporter_args", jstr(s->haikuporter_args));
+	json_object_set_new(set, "target_arch", jstr(s->target_arch));
+	json_object_set_new(set, "secondary_arches", jstr(s->secondary_arches));
+	json_object_set_new(set, "no_system_packages", json_boolean(s->no_system_packages));
+	json_object_set_new(o, "tree_commit", str_or_null(img->tree_commit));
 	json_object_set_new(o, "settings", set);
 	json_object_set_new(o, "boot_failures", json_integer(img->boot_failures));
 	json_object_set_new(o, "quarantined", str_or_null(img->quarantined));
@@ -124,6 +132,56 @@ char *report_images_json(struct image *const *v, size_t n)
 
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(a, image_object(v[i]));
+	return dump(a);
+}
+
+static json_t *time_or_null(int64_t t);
+
+static json_t *tree_object(const struct tree *t)
+{
+	json_t *o = json_object();
+	const char *cred = t->credentials;
+
+	json_object_set_new(o, "name", jstr(t->name));
+	json_object_set_new(o, "url", jstr(t->url));
+	json_object_set_new(o, "branch", jstr(t->branch));
+	/* Which kind of credential and where, never its content. */
+	json_object_set_new(o, "credentials", str_or_null(cred));
+	json_object_set_new(o, "packager", jstr(t->packager));
+	json_object_set_new(o, "allow_untested", json_boolean(t->allow_untested));
+	json_object_set_new(o, "allow_unsafe_sources", json_boolean(t->allow_unsafe_sources));
+	json_object_set_new(o, "create_source_packages", json_boolean(t->create_source_packages));
+	json_object_set_new(o, "head", str_or_null(t->head));
+	json_object_set_new(o, "fetched", time_or_null(t->fetched));
+	json_object_set_new(o, "fetch_error", str_or_null(t->fetch_error));
+	json_object_set_new(o, "processed", str_or_null(t->processed));
+	json_object_set_new(o, "created", time_or_null(t->created));
+	return o;
+}
+
+char *report_tree_json(const struct tree *t, const struct tree_retry *retries, size_t nretries)
+{
+	json_t *o = tree_object(t), *a = json_array();
+
+	for (size_t i = 0; i < nretries; i++) {
+		json_t *r = json_object();
+		json_object_set_new(r, "port", jstr(retries[i].port));
+		json_object_set_new(r, "commit", jstr(retries[i].commit));
+		json_object_set_new(r, "build", retries[i].build_id ?
+					json_integer(retries[i].build_id) : json_null());
+		json_object_set_new(r, "reason", str_or_null(retries[i].reason));
+		json_array_append_new(a, r);
+	}
+	json_object_set_new(o, "failed_ports", a);
+	return dump(o);
+}
+
+char *report_trees_json(struct tree *const *v, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, tree_object(v[i]));
 	return dump(a);
 }
 

@@ -11,6 +11,8 @@
 struct build_result;
 struct build_record;
 struct image;
+struct tree;
+struct tree_retry;
 
 char *report_build_json(const struct build_result *r);
 /* A stored build (with phases, packages, attempts and API links). */
@@ -24,6 +26,9 @@ char *report_health_json(int accepting, int running, int queued, int max_vms, in
 /* Percent-encodes a path segment (caller frees). */
 char *report_url_segment(const char *s);
 char *report_image_json(const struct image *img);
+/* A ports tree (with the ports whose update builds failed, when given). */
+char *report_tree_json(const struct tree *t, const struct tree_retry *retries, size_t nretries);
+char *report_trees_json(struct tree *const *v, size_t n);
 char *report_images_json(struct image *const *v, size_t n);
 
 #endif

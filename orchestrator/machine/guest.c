@@ -262,11 +262,27 @@ int guest_exec(struct guest *g, const char *cmd, const struct guest_exec_hooks *
 		ssh_fail(g->ssh, MF_E_INFRA, "the guest refused to run the build command");
 		goto out;
 	}
+	int input_done = !(hooks && hooks->input);
 	for (;;) {
 		int got = 0;
+		/* Feed stdin a chunk at a time, reading output in between (no deadlock). */
+		if (!input_done) {
+			ssize_t n = hooks->input(hooks->payload, buf, sizeof(buf));
+			if (n < 0)
+				goto out;
+			if (n == 0) {
+				ssh_channel_send_eof(ch);
+				input_done = 1;
+			} else if (ssh_channel_write(ch, buf, (uint32_t)n) != n) {
+				ssh_fail(g->ssh, MF_E_INFRA, "lost the SSH connection to the guest "
+					 "while sending it data");
+				goto out;
+			}
+		}
 		for (int stream = 0; stream < 2; stream++) {
-			int n = stream == 0 ? ssh_channel_read_timeout(ch, buf, sizeof(buf), 0, 100) :
-					      ssh_channel_read_nonblocking(ch, buf, sizeof(buf), 1);
+			int n = stream == 0 && input_done ?
+					ssh_channel_read_timeout(ch, buf, sizeof(buf), 0, 100) :
+					ssh_channel_read_nonblocking(ch, buf, sizeof(buf), stream);
 			if (n == SSH_ERROR) {
 				ssh_fail(g->ssh, MF_E_INFRA, "lost the SSH connection to the guest");
 				goto out;
@@ -415,6 +431,70 @@ out:
 		sftp_close(f);
 	close(fd);
 	return ret;
+}
+
+int guest_write_file(struct guest *g, const char *remote, const void *data, size_t len,
+		     int mode)
+{
+	sftp_file f;
+	const char *p = data;
+
+	if (sftp_ready(g) < 0)
+		return -1;
+	f = sftp_open(g->sftp, remote, O_WRONLY | O_CREAT | O_TRUNC, (mode_t)mode);
+	if (!f)
+		return sftp_fail(g, "cannot create", remote);
+	while (len > 0) {
+		size_t n = len < WRITE_CHUNK ? len : WRITE_CHUNK;
+		if (sftp_write(f, p, n) != (ssize_t)n) {
+			sftp_fail(g, "cannot write", remote);
+			sftp_close(f);
+			return -1;
+		}
+		p += n;
+		len -= n;
+	}
+	if (sftp_close(f) != SSH_NO_ERROR)
+		return sftp_fail(g, "cannot finish writing", remote);
+	return 0;
+}
+
+int guest_read_file(struct guest *g, const char *remote, size_t max, char **out, size_t *len)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char buf[16384];
+	sftp_file f;
+	ssize_t n;
+
+	*out = NULL;
+	if (len)
+		*len = 0;
+	if (sftp_ready(g) < 0)
+		return -1;
+	f = sftp_open(g->sftp, remote, O_RDONLY, 0);
+	if (!f) {
+		if (sftp_get_error(g->sftp) == SSH_FX_NO_SUCH_FILE)
+			return 0;
+		return sftp_fail(g, "cannot open", remote);
+	}
+	while ((n = sftp_read(f, buf, sizeof(buf))) > 0) {
+		if (sb.len + (size_t)n > max) {
+			sftp_close(f);
+			strbuf_release(&sb);
+			return mf_error(MF_E_INFRA, "'%s' on the guest is larger than %zu bytes",
+					remote, max);
+		}
+		strbuf_add(&sb, buf, (size_t)n);
+	}
+	sftp_close(f);
+	if (n < 0) {
+		strbuf_release(&sb);
+		return sftp_fail(g, "cannot read", remote);
+	}
+	if (len)
+		*len = sb.len;
+	*out = strbuf_detach(&sb);
+	return 1;
 }
 
 int guest_get(struct guest *g, const char *remote, const char *local, uint64_t max_size,

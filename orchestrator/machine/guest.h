@@ -6,6 +6,7 @@
 #define MAYFLY_GUEST_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include <stdint.h>
 
 #include "common/crypto.h"
@@ -37,10 +38,17 @@ void guest_close(struct guest *g);
 struct guest_exec_hooks {
 	/* Output as it arrives (stream 1 stdout, 2 stderr). */
 	void (*output)(void *payload, int stream, const char *data, size_t len);
+	/*
+	 * The command's stdin, when not NULL: fills buf (at most max bytes) and
+	 * returns how many, 0 at the end (stdin is closed), -1 on error (with
+	 * the error set). NULL: stdin is left open and empty.
+	 */
+	ssize_t (*input)(void *payload, char *buf, size_t max);
 	/* Called at least every 100 ms; -1 (with the error set) ends the run. */
 	int (*tick)(void *payload);
 	void *payload;
 };
+
 
 /* Runs cmd through the login shell; *exit_status gets its status. */
 int guest_exec(struct guest *g, const char *cmd, const struct guest_exec_hooks *hooks,
@@ -58,6 +66,15 @@ int guest_list(struct guest *g, const char *dir, struct guest_file **out, size_t
 void guest_files_free(struct guest_file *f, size_t n);
 /* Checks that path is a directory on the guest. */
 int guest_check_dir(struct guest *g, const char *path);
+
+/* Writes a file on the guest from memory. */
+int guest_write_file(struct guest *g, const char *remote, const void *data, size_t len,
+		     int mode);
+/*
+ * Reads a small file of the guest (at most max bytes) into a NUL-terminated
+ * buffer: 1 with *out (caller frees), 0 when it does not exist, -1 on error.
+ */
+int guest_read_file(struct guest *g, const char *remote, size_t max, char **out, size_t *len);
 
 /* Uploads a local file to remote (mode 0644). */
 int guest_put(struct guest *g, const char *local, const char *remote,

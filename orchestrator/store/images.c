@@ -40,7 +40,8 @@ int disk_bus_parse(const char *s, enum disk_bus *out)
 #define IMAGE_COLUMNS \
 	"name, volume, path, source, sha256, format, virtual_size, host_key, created, " \
 	"ssh_user, ssh_key, build_command, packages_dir, memory_mib, vcpus, disk_bus, " \
-	"boot_timeout"
+	"boot_timeout, tree_path, tree_commit, haikuporter, haikuporter_args, target_arch, " \
+	"secondary_arches, no_system_packages"
 /* ... and what builds have since said about it. */
 #define IMAGE_SELECT "SELECT " IMAGE_COLUMNS ", boot_failures, quarantined FROM images"
 
@@ -50,6 +51,11 @@ void image_settings_release(struct image_settings *s)
 	free(s->ssh_key);
 	free(s->build_command);
 	free(s->packages_dir);
+	free(s->tree_path);
+	free(s->haikuporter);
+	free(s->haikuporter_args);
+	free(s->target_arch);
+	free(s->secondary_arches);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -64,6 +70,7 @@ void image_free(struct image *img)
 	free(img->sha256);
 	free(img->format);
 	free(img->host_key);
+	free(img->tree_commit);
 	free(img->quarantined);
 	image_settings_release(&img->settings);
 	free(img);
@@ -92,8 +99,15 @@ static struct image *image_from_row(struct db_stmt *st)
 	if (disk_bus_parse(db_col_text(st, 15), &s->disk_bus) < 0)
 		s->disk_bus = DISK_BUS_SATA;
 	s->boot_timeout = (int)db_col_int(st, 16);
-	img->boot_failures = (int)db_col_int(st, 17);
-	img->quarantined = xstrdup_or_null(db_col_text(st, 18));
+	s->tree_path = xstrdup(db_col_text(st, 17));
+	img->tree_commit = xstrdup_or_null(db_col_text(st, 18));
+	s->haikuporter = xstrdup(db_col_text(st, 19));
+	s->haikuporter_args = xstrdup(db_col_text(st, 20));
+	s->target_arch = xstrdup(db_col_text(st, 21));
+	s->secondary_arches = xstrdup(db_col_text(st, 22));
+	s->no_system_packages = (int)db_col_int(st, 23);
+	img->boot_failures = (int)db_col_int(st, 24);
+	img->quarantined = xstrdup_or_null(db_col_text(st, 25));
 	return img;
 }
 
@@ -172,7 +186,7 @@ int images_insert(struct db *db, const struct image *img)
 
 	if (db_prepare(db, &st,
 		       "INSERT INTO images (" IMAGE_COLUMNS ") VALUES "
-		       "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)") < 0)
+		       "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)") < 0)
 		return -1;
 	db_bind_text(st, 1, img->name);
 	db_bind_text(st, 2, img->volume);
@@ -191,6 +205,13 @@ int images_insert(struct db *db, const struct image *img)
 	db_bind_int(st, 15, s->vcpus);
 	db_bind_text(st, 16, disk_bus_name(s->disk_bus));
 	db_bind_int(st, 17, s->boot_timeout);
+	db_bind_text(st, 18, s->tree_path);
+	db_bind_text(st, 19, img->tree_commit);
+	db_bind_text(st, 20, s->haikuporter);
+	db_bind_text(st, 21, s->haikuporter_args);
+	db_bind_text(st, 22, s->target_arch);
+	db_bind_text(st, 23, s->secondary_arches);
+	db_bind_int(st, 24, s->no_system_packages);
 	rc = db_step(st);
 	db_finalize(st);
 	if (rc < 0 && mf_error_class() == MF_E_CONFLICT)

@@ -30,18 +30,28 @@ int disk_bus_parse(const char *s, enum disk_bus *out);
  */
 #define IMAGE_DEFAULT_BUILD_COMMAND \
 	"haikuporter --ignore-messages --no-package-obsoletion -y {recipes}"
+#define IMAGE_DEFAULT_TREE_PATH "/boot/home/haikuports"
+#define IMAGE_DEFAULT_HAIKUPORTER "haikuporter"
+#define IMAGE_DEFAULT_TARGET_ARCH "x86_64"
 #define IMAGE_DEFAULT_MEMORY_MIB 2048
 #define IMAGE_DEFAULT_VCPUS 2
 
 struct image_settings {
 	char *ssh_user;
 	char *ssh_key;		/* path of the key copy in STATE/keys */
-	char *build_command;	/* template, see template.h */
-	char *packages_dir;
+	char *build_command;	/* template, see template.h (recipe-name builds) */
+	char *packages_dir;	/* the guest's PACKAGES_PATH */
 	int memory_mib;
 	int vcpus;
 	enum disk_bus disk_bus;
 	int boot_timeout;	/* seconds */
+	/* As a HaikuPorter builder (builds of a ports tree at a commit): */
+	char *tree_path;	/* the guest's TREE_PATH */
+	char *haikuporter;	/* its path on the guest */
+	char *haikuporter_args;	/* extra arguments, a shell fragment checked like a template */
+	char *target_arch;	/* TARGET_ARCHITECTURE */
+	char *secondary_arches;	/* SECONDARY_TARGET_ARCHITECTURES, space-separated */
+	int no_system_packages;	/* pass --no-system-packages (buildmaster does) */
 };
 
 struct image {
@@ -53,6 +63,7 @@ struct image {
 	char *format;		/* of that file: raw or qcow2 */
 	uint64_t virtual_size;
 	char *host_key;		/* pinned, "TYPE BASE64" */
+	char *tree_commit;	/* the commit the golden's ports tree is checked out at, or NULL */
 	int64_t created;	/* seconds since the epoch */
 	struct image_settings settings;
 	int boot_failures;	/* consecutive machines that did not come up */

@@ -89,6 +89,46 @@ static const char *const migrations[] = {
 	" PRIMARY KEY (build_id, n));"
 	"ALTER TABLE images ADD COLUMN boot_failures INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE images ADD COLUMN quarantined TEXT;",
+	/* 3: ports trees at exact commits; images as HaikuPorter builders */
+	"CREATE TABLE trees ("
+	" name TEXT PRIMARY KEY,"
+	" url TEXT NOT NULL,"
+	" branch TEXT NOT NULL,"
+	" credentials TEXT,"
+	" packager TEXT NOT NULL,"
+	" allow_untested INTEGER NOT NULL DEFAULT 0,"
+	" allow_unsafe_sources INTEGER NOT NULL DEFAULT 0,"
+	" create_source_packages INTEGER NOT NULL DEFAULT 0,"
+	" head TEXT,"
+	" fetched INTEGER,"
+	" fetch_error TEXT,"
+	" processed TEXT,"
+	" created INTEGER NOT NULL);"
+	"CREATE TABLE tree_retries ("
+	" tree TEXT NOT NULL REFERENCES trees(name) ON DELETE CASCADE,"
+	" port TEXT NOT NULL,"
+	" commit_id TEXT NOT NULL,"
+	" build_id INTEGER,"
+	" reason TEXT,"
+	" PRIMARY KEY (tree, port));"
+	"CREATE TABLE recipe_cache ("
+	" key TEXT PRIMARY KEY,"
+	" value TEXT NOT NULL,"
+	" used INTEGER NOT NULL);"
+	"CREATE TABLE sources ("
+	" sha256 TEXT PRIMARY KEY,"
+	" size INTEGER NOT NULL,"
+	" uri TEXT NOT NULL,"
+	" used INTEGER NOT NULL);"
+	"ALTER TABLE builds ADD COLUMN tree TEXT;"
+	"ALTER TABLE builds ADD COLUMN commit_id TEXT;"
+	"ALTER TABLE images ADD COLUMN tree_path TEXT NOT NULL DEFAULT '/boot/home/haikuports';"
+	"ALTER TABLE images ADD COLUMN tree_commit TEXT;"
+	"ALTER TABLE images ADD COLUMN haikuporter TEXT NOT NULL DEFAULT 'haikuporter';"
+	"ALTER TABLE images ADD COLUMN haikuporter_args TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE images ADD COLUMN target_arch TEXT NOT NULL DEFAULT 'x86_64';"
+	"ALTER TABLE images ADD COLUMN secondary_arches TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE images ADD COLUMN no_system_packages INTEGER NOT NULL DEFAULT 1;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -210,8 +250,11 @@ int state_open(struct mf_state **out, const char *dir)
 	st->pool_dir = xasprintf("%s/pool", dir);
 	st->keys_dir = xasprintf("%s/keys", dir);
 	st->builds_dir = xasprintf("%s/builds", dir);
+	st->trees_dir = xasprintf("%s/trees", dir);
+	st->sources_dir = xasprintf("%s/sources", dir);
 	if (mf_mkdir_p(dir, 0755) < 0 || mf_mkdir_p(st->pool_dir, 0755) < 0 ||
-	    mf_mkdir_p(st->builds_dir, 0755) < 0)
+	    mf_mkdir_p(st->builds_dir, 0755) < 0 || mf_mkdir_p(st->trees_dir, 0755) < 0 ||
+	    mf_mkdir_p(st->sources_dir, 0755) < 0)
 		goto out;
 	if (mkdir(st->keys_dir, 0700) < 0 && errno != EEXIST) {
 		mf_error_errno(MF_E_USAGE, "cannot create '%s'", st->keys_dir);
@@ -242,6 +285,8 @@ void state_free(struct mf_state *st)
 	free(st->pool_dir);
 	free(st->keys_dir);
 	free(st->builds_dir);
+	free(st->trees_dir);
+	free(st->sources_dir);
 	free(st->instance);
 	free(st->pool_name);
 	free(st);

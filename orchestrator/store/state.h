@@ -6,6 +6,8 @@
  *				volumes and per-build overlays)
  *	STATE/keys/		copies of the images' SSH login keys (0700)
  *	STATE/builds/ID/	build.log, console.log, packages/
+ *	STATE/trees/NAME.git	bare mirrors of ports trees (libgit2)
+ *	STATE/sources/		verified port sources, by SHA-256
  *
  * Each state directory has an instance id (8 hex digits, made on first
  * use); it is part of every libvirt name Mayfly creates, so that two
@@ -23,6 +25,8 @@ struct mf_state {
 	char *pool_dir;
 	char *keys_dir;
 	char *builds_dir;
+	char *trees_dir;
+	char *sources_dir;
 	char *instance;	 /* e.g. "3fa9c0d1" */
 	char *pool_name; /* "mayfly-<instance>" */
 	struct db *db;

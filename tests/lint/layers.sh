@@ -19,11 +19,12 @@ BOUNDARIES='
 ^sqlite3\.h$               orchestrator/store
 ^jansson\.h$               orchestrator/json
 ^microhttpd\.h$            orchestrator/daemon
-^curl/                     vmctl
+^curl/                     orchestrator/net
 ^openssl/                  orchestrator/common
 ^git2(\.h$|/)              orchestrator/ports
 ^zlib\.h$                  orchestrator/ports
 ^zstd\.h$                  orchestrator/ports
+^archive(_entry)?\.h$      orchestrator/build
 '
 
 check() (

@@ -488,6 +488,12 @@ static struct image *sample_image(const char *name)
 	img->settings.vcpus = 1;
 	img->settings.disk_bus = DISK_BUS_IDE;
 	img->settings.boot_timeout = 90;
+	img->settings.tree_path = xstrdup(IMAGE_DEFAULT_TREE_PATH);
+	img->settings.haikuporter = xstrdup(IMAGE_DEFAULT_HAIKUPORTER);
+	img->settings.haikuporter_args = xstrdup("");
+	img->settings.target_arch = xstrdup(IMAGE_DEFAULT_TARGET_ARCH);
+	img->settings.secondary_arches = xstrdup("x86");
+	img->settings.no_system_packages = 1;
 	return img;
 }
 
@@ -506,6 +512,10 @@ static void test_images_records(void **state)
 	assert_string_equal(got->path, img->path);
 	assert_int_equal(got->settings.disk_bus, DISK_BUS_IDE);
 	assert_int_equal(got->settings.boot_timeout, 90);
+	assert_string_equal(got->settings.tree_path, "/boot/home/haikuports");
+	assert_string_equal(got->settings.secondary_arches, "x86");
+	assert_int_equal(got->settings.no_system_packages, 1);
+	assert_null(got->tree_commit);
 	assert_int_equal(images_check_usable(got), 0);
 	image_free(got);
 

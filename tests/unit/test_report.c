@@ -224,6 +224,12 @@ static struct image *make_image(const char *name, enum disk_bus bus)
 	img->settings.vcpus = 4;
 	img->settings.disk_bus = bus;
 	img->settings.boot_timeout = 240;
+	img->settings.tree_path = xstrdup(IMAGE_DEFAULT_TREE_PATH);
+	img->settings.haikuporter = xstrdup(IMAGE_DEFAULT_HAIKUPORTER);
+	img->settings.haikuporter_args = xstrdup("");
+	img->settings.target_arch = xstrdup(IMAGE_DEFAULT_TARGET_ARCH);
+	img->settings.secondary_arches = xstrdup("x86");
+	img->settings.no_system_packages = 1;
 	return img;
 }
 
@@ -247,7 +253,12 @@ static void check_image(json_t *o, const char *name, const char *bus)
 	assert_str_member(o, "created", "2023-11-14T22:13:20Z");
 
 	set = member(o, "settings", JSON_OBJECT);
-	assert_int_equal(json_object_size(set), 8);
+	assert_int_equal(json_object_size(set), 14);
+	assert_str_member(set, "tree_path", IMAGE_DEFAULT_TREE_PATH);
+	assert_str_member(set, "target_arch", IMAGE_DEFAULT_TARGET_ARCH);
+	assert_str_member(set, "secondary_arches", "x86");
+	assert_true(json_is_true(json_object_get(set, "no_system_packages")));
+	assert_true(json_is_null(json_object_get(o, "tree_commit")));
 	assert_str_member(set, "ssh_user", "user");
 	snprintf(buf, sizeof(buf), "/var/lib/mayfly/keys/%s", name);
 	assert_str_member(set, "ssh_key", buf);

@@ -1,0 +1,252 @@
+/* cmd-tree.c - vmctl tree add, list, show, sync, rm: ports trees at exact commits. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "json/report.h"
+#include "ports/tree.h"
+#include "store/state.h"
+#include "vmctl/vmctl.h"
+
+static const char add_help[] =
+	"  --branch NAME             the branch builds and updates follow (default: master)\n"
+	"  --ssh-key FILE            private key for an ssh:// or user@host: URL\n"
+	"  --token-file FILE         a file holding an HTTPS token (used as the password)\n"
+	"  --packager 'NAME <MAIL>'  PACKAGER of builder.conf\n"
+	"                            (default: " TREE_DEFAULT_PACKAGER ")\n"
+	"  --allow-untested          build ports marked ?ARCH (ALLOW_UNTESTED)\n"
+	"  --allow-unsafe-sources    ALLOW_UNSAFE_SOURCES\n"
+	"  --create-source-packages  CREATE_SOURCE_PACKAGES\n"
+	"  --json                    print the new tree as JSON\n"
+	"URL: https://, http://, ssh://, git://, user@host:path, or a local repository's path.\n";
+
+static void print_tree(const struct tree *t, const struct tree_retry *r, size_t nr)
+{
+	char fetched[32] = "never";
+
+	if (t->fetched)
+		mf_rfc3339(t->fetched, fetched);
+	printf("name:        %s\n"
+	       "url:         %s\n"
+	       "branch:      %s\n"
+	       "head:        %s\n"
+	       "fetched:     %s\n",
+	       t->name, t->url, t->branch, t->head ? t->head : "(none)", fetched);
+	if (t->fetch_error)
+		printf("last fetch:  FAILED: %s\n", t->fetch_error);
+	printf("processed:   %s\n"
+	       "credentials: %s\n"
+	       "packager:    %s\n"
+	       "builder.conf: ALLOW_UNTESTED=%s ALLOW_UNSAFE_SOURCES=%s CREATE_SOURCE_PACKAGES=%s\n",
+	       t->processed ? t->processed : "(nothing yet)",
+	       t->credentials ? t->credentials : "none", t->packager,
+	       t->allow_untested ? "yes" : "no", t->allow_unsafe_sources ? "yes" : "no",
+	       t->create_source_packages ? "yes" : "no");
+	for (size_t i = 0; i < nr; i++)
+		printf("%s %s failed at %.12s (build %lld): %s\n", i ? "            " : "retry:      ",
+		       r[i].port, r[i].commit, (long long)r[i].build_id,
+		       r[i].reason ? r[i].reason : "");
+}
+
+int cmd_tree_add(const struct vmctl_cmd *cmd, int argc, char **argv)
+{
+	enum { O_BRANCH = 256, O_KEY, O_TOKEN, O_PACKAGER, O_UNTESTED, O_UNSAFE, O_SRCPKG,
+	       O_JSON };
+	static const struct option opts[] = {
+		{ "branch", required_argument, NULL, O_BRANCH },
+		{ "ssh-key", required_argument, NULL, O_KEY },
+		{ "token-file", required_argument, NULL, O_TOKEN },
+		{ "packager", required_argument, NULL, O_PACKAGER },
+		{ "allow-untested", no_argument, NULL, O_UNTESTED },
+		{ "allow-unsafe-sources", no_argument, NULL, O_UNSAFE },
+		{ "create-source-packages", no_argument, NULL, O_SRCPKG },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct tree_add_opts o = { 0 };
+	struct vmctl_env *env = NULL;
+	struct tree *t = NULL;
+	int c, json = 0, status = 0;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case O_BRANCH: o.branch = optarg; break;
+		case O_KEY: o.ssh_key = optarg; break;
+		case O_TOKEN: o.token_file = optarg; break;
+		case O_PACKAGER: o.packager = optarg; break;
+		case O_UNTESTED: o.allow_untested = 1; break;
+		case O_UNSAFE: o.allow_unsafe_sources = 1; break;
+		case O_SRCPKG: o.create_source_packages = 1; break;
+		case O_JSON: json = 1; break;
+		case 'h': return vmctl_help(cmd, add_help);
+		default: return vmctl_usage(cmd, "unknown option");
+		}
+	}
+	if (argc - optind != 2)
+		return vmctl_usage(cmd, "expected NAME and URL");
+	o.name = argv[optind];
+	o.url = argv[optind + 1];
+	if (vmctl_open(&env) < 0 || tree_add(env->state, &o, &t) < 0) {
+		status = vmctl_fail();
+		goto out;
+	}
+	if (json) {
+		char *s = report_tree_json(t, NULL, 0);
+		fputs(s, stdout);
+		free(s);
+	} else {
+		printf("tree '%s' added: %s at %s\n", t->name, t->branch, t->head);
+	}
+out:
+	tree_free(t);
+	vmctl_close(env);
+	return status;
+}
+
+/* [--json] and nothing else; -1 to return *status. */
+static int json_flag(const struct vmctl_cmd *cmd, int argc, char **argv, int *json, int *status)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	*json = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'j') {
+			*json = 1;
+			continue;
+		}
+		*status = c == 'h' ? vmctl_help(cmd, "  --json   print JSON\n") :
+				     vmctl_usage(cmd, "unknown option");
+		return -1;
+	}
+	return 0;
+}
+
+int cmd_tree_list(const struct vmctl_cmd *cmd, int argc, char **argv)
+{
+	struct vmctl_env *env = NULL;
+	struct tree **v = NULL;
+	size_t n = 0;
+	int json, status = 0;
+
+	if (json_flag(cmd, argc, argv, &json, &status) < 0)
+		return status;
+	if (optind != argc)
+		return vmctl_usage(cmd, "unexpected argument '%s'", argv[optind]);
+	if (vmctl_open(&env) < 0 || trees_list(env->state->db, &v, &n) < 0) {
+		status = vmctl_fail();
+		goto out;
+	}
+	if (json) {
+		char *s = report_trees_json(v, n);
+		fputs(s, stdout);
+		free(s);
+	} else if (n == 0) {
+		printf("no trees (add one with 'vmctl tree add NAME URL')\n");
+	} else {
+		printf("%-16s %-10s %-12s %-20s %s\n", "NAME", "BRANCH", "HEAD", "FETCHED", "URL");
+		for (size_t i = 0; i < n; i++) {
+			char when[32] = "never";
+			if (v[i]->fetched)
+				mf_rfc3339(v[i]->fetched, when);
+			printf("%-16s %-10s %-12.12s %-20s %s%s\n", v[i]->name, v[i]->branch,
+			       v[i]->head ? v[i]->head : "-", when, v[i]->url,
+			       v[i]->fetch_error ? "  (last fetch failed)" : "");
+		}
+	}
+out:
+	trees_list_free(v, n);
+	vmctl_close(env);
+	return status;
+}
+
+int cmd_tree_show(const struct vmctl_cmd *cmd, int argc, char **argv)
+{
+	struct vmctl_env *env = NULL;
+	struct tree *t = NULL;
+	struct tree_retry *r = NULL;
+	size_t nr = 0;
+	int json, status = 0;
+
+	if (json_flag(cmd, argc, argv, &json, &status) < 0)
+		return status;
+	if (argc - optind != 1)
+		return vmctl_usage(cmd, "expected one tree name");
+	if (vmctl_open(&env) < 0 || trees_get(env->state->db, argv[optind], &t) < 0 ||
+	    trees_retries(env->state->db, t->name, &r, &nr) < 0) {
+		status = vmctl_fail();
+		goto out;
+	}
+	if (json) {
+		char *s = report_tree_json(t, r, nr);
+		fputs(s, stdout);
+		free(s);
+	} else {
+		print_tree(t, r, nr);
+	}
+out:
+	tree_retries_free(r, nr);
+	tree_free(t);
+	vmctl_close(env);
+	return status;
+}
+
+/* tree sync and tree rm: a name and nothing else. */
+static int named_tree(const struct vmctl_cmd *cmd, int argc, char **argv, const char **name)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1)
+		return c == 'h' ? vmctl_help(cmd, NULL) : vmctl_usage(cmd, "unknown option");
+	if (argc - optind != 1)
+		return vmctl_usage(cmd, "expected one tree name");
+	*name = argv[optind];
+	return -1;
+}
+
+int cmd_tree_sync(const struct vmctl_cmd *cmd, int argc, char **argv)
+{
+	struct vmctl_env *env = NULL;
+	struct tree *t = NULL;
+	const char *name = NULL;
+	int status = named_tree(cmd, argc, argv, &name);
+
+	if (status >= 0)
+		return status;
+	status = 0;
+	if (vmctl_open(&env) < 0 || tree_sync(env->state, name, &t) < 0)
+		status = vmctl_fail();
+	else
+		printf("tree '%s': %s at %s\n", t->name, t->branch, t->head);
+	tree_free(t);
+	vmctl_close(env);
+	return status;
+}
+
+int cmd_tree_rm(const struct vmctl_cmd *cmd, int argc, char **argv)
+{
+	struct vmctl_env *env = NULL;
+	const char *name = NULL;
+	int status = named_tree(cmd, argc, argv, &name);
+
+	if (status >= 0)
+		return status;
+	status = 0;
+	if (vmctl_open(&env) < 0 || tree_remove(env->state, name) < 0)
+		status = vmctl_fail();
+	else
+		printf("tree '%s' removed\n", name);
+	vmctl_close(env);
+	return status;
+}

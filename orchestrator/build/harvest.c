@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/names.h"
+#include "common/strbuf.h"
 #include "common/util.h"
 #include "machine/guest.h"
 
@@ -41,6 +42,63 @@ static void discard(struct build_package *v, size_t n)
 	free(v);
 }
 
+/*
+ * The expected files as a listing of remote_dir (with .obsolete/ looked
+ * in too): MF_E_BUILD naming those missing.
+ */
+static int expected(const struct harvest_opts *o, struct guest_file **out, size_t *n)
+{
+	struct guest_file *here = NULL, *old = NULL, *v = NULL;
+	size_t nhere = 0, nold = 0, len = 0;
+	struct strbuf missing = STRBUF_INIT;
+	char *obsolete = harvest_remote_path(o->remote_dir, ".obsolete");
+	int ret = -1;
+
+	*out = NULL;
+	*n = 0;
+	if (guest_list(o->guest, o->remote_dir, &here, &nhere) < 0)
+		goto out;
+	if (guest_list(o->guest, obsolete, &old, &nold) < 0)
+		mf_error_clear(); /* there may be none */
+	for (char *const *e = o->expect; *e; e++) {
+		const struct guest_file *f = NULL;
+		int in_old = 0;
+		for (size_t i = 0; i < nhere && !f; i++)
+			if (here[i].regular && !strcmp(here[i].name, *e))
+				f = &here[i];
+		for (size_t i = 0; i < nold && !f; i++)
+			if (old[i].regular && !strcmp(old[i].name, *e))
+				f = &old[i], in_old = 1;
+		if (!f) {
+			strbuf_addf(&missing, "%s%s", missing.len ? ", " : "", *e);
+			continue;
+		}
+		v = xrealloc(v, (len + 1) * sizeof(*v));
+		v[len].name = in_old ? xasprintf(".obsolete/%s", f->name) : xstrdup(f->name);
+		v[len].size = f->size;
+		v[len].mtime = f->mtime;
+		v[len].regular = 1;
+		len++;
+	}
+	if (missing.len) {
+		mf_error(MF_E_BUILD, "the build did not produce %s (the recipe says it makes it)",
+			 missing.buf);
+		goto out;
+	}
+	*out = v;
+	*n = len;
+	v = NULL;
+	len = 0;
+	ret = 0;
+out:
+	guest_files_free(v, len);
+	guest_files_free(here, nhere);
+	guest_files_free(old, nold);
+	strbuf_release(&missing);
+	free(obsolete);
+	return ret;
+}
+
 int harvest(const struct harvest_opts *o, struct build_package **out, size_t *n)
 {
 	struct guest_file *after = NULL;
@@ -51,16 +109,18 @@ int harvest(const struct harvest_opts *o, struct build_package **out, size_t *n)
 
 	*out = NULL;
 	*n = 0;
-	if (guest_list(o->guest, o->remote_dir, &after, &nafter) < 0)
+	if ((o->expect ? expected(o, &after, &nafter) :
+			 guest_list(o->guest, o->remote_dir, &after, &nafter)) < 0)
 		return -1;
 	qsort(after, nafter, sizeof(*after), by_name);
 	/* Which files, and are they within the cap? Nothing is read before both are known. */
 	for (size_t i = 0; i < nafter; i++) {
-		if (!after[i].regular || !is_new(o, &after[i])) {
+		if (!after[i].regular || (!o->expect && !is_new(o, &after[i]))) {
 			after[i].regular = 0;
 			continue;
 		}
-		if (input_name_check(after[i].name) < 0) {
+		const char *base = strrchr(after[i].name, '/');
+		if (input_name_check(base ? base + 1 : after[i].name) < 0) {
 			buildlog_event(o->log, "not harvested: %s", mf_error_msg());
 			mf_error_clear();
 			after[i].regular = 0;
@@ -82,9 +142,10 @@ int harvest(const struct harvest_opts *o, struct build_package **out, size_t *n)
 		if (!after[i].regular)
 			continue;
 		struct build_package p = { 0 };
+		const char *slash = strrchr(after[i].name, '/'); /* ".obsolete/x.hpkg" */
 		char *remote = harvest_remote_path(o->remote_dir, after[i].name);
-		p.name = xstrdup(after[i].name);
-		p.path = xasprintf("%s/%s", o->out_dir, after[i].name);
+		p.name = xstrdup(slash ? slash + 1 : after[i].name);
+		p.path = xasprintf("%s/%s", o->out_dir, p.name);
 		/* The listing's sizes were within the cap; the files must stay so. */
 		int rc = guest_get(o->guest, remote, p.path, o->max_bytes ? left + 1 : 0, &p.size,
 				   p.sha256, o->tick, o->payload);

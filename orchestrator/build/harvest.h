@@ -28,13 +28,19 @@ struct harvest_opts {
 	size_t nbefore;
 	const char *out_dir;		/* where packages go (exists) */
 	uint64_t max_bytes;		/* all files together; 0: no limit */
+	/*
+	 * When not NULL: exactly these files (NULL-terminated names), found
+	 * in remote_dir or its .obsolete/; one missing fails the harvest
+	 * (MF_E_BUILD) with its name. before is not used then.
+	 */
+	char *const *expect;
 	struct buildlog *log;
 	int (*tick)(void *payload);	/* cancellation, between chunks */
 	void *payload;
 };
 
 /*
- * Downloads the new and changed files, in name order, into out_dir.
+ * Downloads the new and changed files (or the expected ones), in name order, into out_dir.
  * *out gets them (free each with build_package_release(), then the array).
  * Over max_bytes: MF_E_BUILD, nothing downloaded.
  */

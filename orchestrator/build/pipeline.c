@@ -8,7 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "build/builder.h"
 #include "build/harvest.h"
+#include "build/treesync.h"
 #include "common/config.h"
 #include "common/error.h"
 #include "common/log.h"
@@ -19,9 +21,13 @@
 #include "json/report.h"
 #include "machine/guest.h"
 #include "machine/machine.h"
+#include "ports/port.h"
+#include "ports/sources.h"
+#include "ports/tree.h"
 #include "store/db.h"
 #include "store/images.h"
 #include "store/state.h"
+#include "store/trees.h"
 
 /* Everything one running build needs; lives on pipeline_run()'s stack. */
 struct build {
@@ -41,6 +47,15 @@ struct build {
 	int64_t last_output;	/* during the run phase, for the idle limit */
 	int idle;		/* the idle limit ended the run */
 	int log_full;		/* the output reached the log's cap */
+	/* A port of a ports tree at a commit: */
+	struct tree *tree;
+	struct mirror *mirror;
+	char commit[MIRROR_ID_LEN];
+	struct port_index *index;
+	struct port *port;
+	char **expect;		/* the package files it must make (NULL-terminated) */
+	struct source_file *sources;
+	size_t nsources;
 };
 
 static void record_phase(struct build *b, const char *name, int64_t ms)
@@ -108,6 +123,42 @@ static void output(void *payload, int stream, const char *data, size_t len)
 		b->ev->output(b->ev->payload, stream, data, len);
 }
 
+/* A port of a tree at a commit: resolved, evaluated, its packages named. */
+static int validate_port(struct build *b)
+{
+	const struct build_request *req = b->req;
+	const struct image_settings *s = &b->img->settings;
+	struct recipe_env env;
+
+	if (trees_get(b->st->db, req->tree, &b->tree) < 0 ||
+	    tree_mirror(b->st, b->tree, &b->mirror) < 0)
+		return -1;
+	if (mirror_resolve(b->mirror, req->commit ? req->commit : "HEAD", b->commit) < 0)
+		return mf_error_wrap("tree '%s'", req->tree);
+	if (port_index_build(b->mirror, b->commit, &b->index) < 0)
+		return -1;
+	memset(&env, 0, sizeof(env));
+	env.target_arch = s->target_arch;
+	env.tree_path = s->tree_path;
+	env.packager = b->tree->packager;
+	env.allow_untested = b->tree->allow_untested;
+	struct port_ctx pc = {
+		.db = b->st->db, .m = b->mirror, .commit = b->commit, .idx = b->index, .env = &env,
+		.secondary_arches = s->secondary_arches,
+		.create_source_packages = b->tree->create_source_packages,
+	};
+	if (port_resolve(&pc, req->port, &b->port) < 0)
+		return mf_error_wrap("tree '%s'", req->tree);
+	if (b->port->npackages == 0)
+		return mf_error(MF_E_USAGE, "port %s makes no package on %s", b->port->versioned_name,
+				s->target_arch);
+	b->expect = xcalloc(b->port->npackages + 1, sizeof(char *));
+	for (size_t i = 0; i < b->port->npackages; i++)
+		b->expect[i] = xstrdup(b->port->packages[i].file);
+	b->command = builder_command(b->img, b->port->versioned_name);
+	return 0;
+}
+
 /* Everything that can be checked before a machine exists. */
 static int validate(struct build *b)
 {
@@ -118,19 +169,26 @@ static int validate(struct build *b)
 	};
 	struct strbuf cmd = STRBUF_INIT;
 
-	if (req->nrecipes == 0)
+	if (!req->tree && req->nrecipes == 0)
 		return mf_error(MF_E_USAGE, "no recipe given");
+	if (req->tree && (!req->port || req->nrecipes))
+		return mf_error(MF_E_USAGE, "a build of a tree builds one port");
 	for (size_t i = 0; i < req->nrecipes; i++)
 		if (recipe_name_check(req->recipes[i]) < 0)
 			return -1;
 	if (images_get(b->st->db, req->image, &b->img) < 0 || images_check_usable(b->img) < 0)
 		return -1;
-	vars.packages_dir = b->img->settings.packages_dir;
-	if (template_expand(&cmd, b->img->settings.build_command, &vars) < 0) {
-		strbuf_release(&cmd);
-		return mf_error_wrap("image '%s'", b->img->name);
+	if (req->tree) {
+		if (validate_port(b) < 0)
+			return -1;
+	} else {
+		vars.packages_dir = b->img->settings.packages_dir;
+		if (template_expand(&cmd, b->img->settings.build_command, &vars) < 0) {
+			strbuf_release(&cmd);
+			return mf_error_wrap("image '%s'", b->img->name);
+		}
+		b->command = strbuf_detach(&cmd);
 	}
-	b->command = strbuf_detach(&cmd);
 	b->input_names = xcalloc(req->ninputs + 1, sizeof(char *));
 	for (size_t i = 0; i < req->ninputs; i++) {
 		struct stat st;
@@ -163,11 +221,70 @@ static char *remote_path(const struct build *b, const char *name)
 	return harvest_remote_path(b->img->settings.packages_dir, name);
 }
 
-/* push: inputs into the packages dir, then the listing that harvest diffs against. */
+/*
+ * The ports tree at the commit, with builder.conf and the port's sources
+ * where HaikuPorter looks for already downloaded ones.
+ */
+static int push_tree(struct build *b)
+{
+	const struct image_settings *s = &b->img->settings;
+	size_t n = 1 + 2 * b->nsources, k = 0;
+	struct treesync_file *extra = xcalloc(n, sizeof(*extra));
+	char **names = xcalloc(n + 1, sizeof(char *));
+	char *conf = builder_conf(b->img, b->tree), *dir = state_build_dir(b->st, b->res->id);
+	struct treesync_stats stats;
+	int ret;
+
+	extra[k++] = (struct treesync_file){ "builder.conf", conf, strlen(conf), NULL, 0644 };
+	for (size_t i = 0; i < b->nsources; i++) {
+		const struct source_file *f = &b->sources[i];
+		names[2 * i] = xasprintf("%s/download/%s", b->port->dir, f->name);
+		names[2 * i + 1] = xasprintf("%s.uri", names[2 * i]);
+		extra[k++] = (struct treesync_file){ names[2 * i], NULL, f->size, f->path, 0644 };
+		/* The URI it came from, no newline: HaikuPorter then skips the download. */
+		extra[k++] = (struct treesync_file){ names[2 * i + 1], f->uri, strlen(f->uri), NULL,
+						     0644 };
+	}
+	struct treesync_opts o = {
+		.guest = b->machine->guest,
+		.m = b->mirror,
+		.commit = b->commit,
+		.base = b->img->tree_commit,
+		.tree_path = s->tree_path,
+		.packages_dir = s->packages_dir,
+		.extra = extra,
+		.nextra = k,
+		.work_dir = dir,
+		.log = b->log,
+		.tick = tick,
+		.payload = b,
+	};
+	ret = treesync_push(&o, &stats);
+	free(extra);
+	mf_strv_free(names);
+	free(conf);
+	free(dir);
+	return ret;
+}
+
+/* push: the tree (a port build), inputs into the packages dir, the listing harvest diffs against. */
 static int push(struct build *b)
 {
 	struct guest *g = b->machine->guest;
 
+	if (b->port && push_tree(b) < 0)
+		return mf_error_wrap("the ports tree");
+	if (b->port) {
+		struct strbuf mk = STRBUF_INIT;
+		int status = -1;
+		strbuf_addstr(&mk, "mkdir -p ");
+		shell_quote(&mk, b->img->settings.packages_dir);
+		int rc = guest_exec(g, mk.buf, NULL, &status);
+		strbuf_release(&mk);
+		if (rc < 0 || status != 0)
+			return rc < 0 ? -1 : mf_error(MF_E_INFRA, "cannot create the packages "
+						      "directory on the guest");
+	}
 	if (guest_check_dir(g, b->img->settings.packages_dir) < 0)
 		return mf_error_wrap("the image's packages directory");
 	buildlog_event(b->log, "SFTP ready");
@@ -211,6 +328,7 @@ static int harvest_packages(struct build *b)
 		.nbefore = b->nbefore,
 		.out_dir = r->out_dir,
 		.max_bytes = b->env->max_package_bytes,
+		.expect = b->expect,
 		.log = b->log,
 		.tick = tick,
 		.payload = b,
@@ -291,6 +409,8 @@ static int open_build(struct build *b)
 
 	for (size_t i = 0; i < b->req->nrecipes; i++)
 		strbuf_addf(&recipes, "%s%s", i ? " " : "", b->req->recipes[i]);
+	if (b->port)
+		strbuf_addstr(&recipes, b->port->versioned_name);
 	if (b->req->build_id) {
 		r->id = b->req->build_id;
 		if (reset_attempt(st, r->id) < 0)
@@ -305,17 +425,30 @@ static int open_build(struct build *b)
 				       xasprintf("%s/packages", dir);
 	if (!r->out_dir || mf_mkdir_p(dir, 0755) < 0 || mf_mkdir_p(r->out_dir, 0755) < 0 ||
 	    buildlog_open(&b->log, r->log_path, b->req->attempt > 1) < 0 ||
-	    builds_set_paths(st->db, r->id, r->log_path, r->out_dir) < 0) {
+	    builds_set_paths(st->db, r->id, r->log_path, r->out_dir) < 0 ||
+	    (b->port && builds_set_origin(st->db, r->id, b->tree->name, b->commit) < 0)) {
 		if (!b->req->defer_finish)
 			builds_finish(st->db, r->id, BUILD_INFRA_ERROR, -1, mf_error_msg());
 		goto out;
 	}
+	if (b->port) {
+		r->tree = xstrdup(b->tree->name);
+		r->commit = xstrdup(b->commit);
+		r->port = xstrdup(b->port->versioned_name);
+	}
 	if (b->req->attempt > 1)
-		buildlog_event(b->log, "attempt %d of build %lld: image %s, recipes: %s",
-			       b->req->attempt, (long long)r->id, b->img->name, recipes.buf);
+		buildlog_event(b->log, "attempt %d of build %lld: image %s, %s: %s",
+			       b->req->attempt, (long long)r->id, b->img->name,
+			       b->port ? "port" : "recipes", recipes.buf);
 	else
-		buildlog_event(b->log, "build %lld: image %s, recipes: %s", (long long)r->id,
-			       b->img->name, recipes.buf);
+		buildlog_event(b->log, "build %lld: image %s, %s: %s", (long long)r->id,
+			       b->img->name, b->port ? "port" : "recipes", recipes.buf);
+	if (b->port) {
+		buildlog_event(b->log, "tree %s at %s, recipe %s/%s, packages:", b->tree->name,
+			       b->commit, b->port->dir, b->port->file);
+		for (size_t i = 0; i < b->port->npackages; i++)
+			buildlog_event(b->log, "  %s", b->port->packages[i].file);
+	}
 	ret = 0;
 out:
 	free(dir);
@@ -367,10 +500,17 @@ void build_env_init(struct build_env *env, const struct mf_config *cfg, struct m
 	env->quarantine_after = cfg->quarantine_after;
 	env->max_log_bytes = (uint64_t)cfg->max_log_mb << 20;
 	env->max_package_bytes = (uint64_t)cfg->max_package_mb << 20;
+	env->max_source_cache_bytes = (uint64_t)cfg->source_cache_mb << 20;
 }
 
 static void build_release(struct build *b)
 {
+	source_files_free(b->sources, b->nsources);
+	mf_strv_free(b->expect);
+	port_free(b->port);
+	port_index_free(b->index);
+	mirror_close(b->mirror);
+	tree_free(b->tree);
 	buildlog_close(b->log);
 	guest_files_free(b->before, b->nbefore);
 	mf_strv_free(b->input_names);
@@ -405,6 +545,24 @@ int pipeline_run(const struct build_env *env, const struct build_request *req,
 	buildlog_limit(b.log, env->max_log_bytes);
 	if (ev && ev->started)
 		ev->started(ev->payload, out->id, out->log_path);
+
+	/* A port's sources, verified on the host before a machine is spent on it. */
+	if (b.port && b.port->recipe->nsources) {
+		struct sources_opts so = {
+			.db = b.st->db,
+			.cache_dir = b.st->sources_dir,
+			.cache_max = env->max_source_cache_bytes,
+			.allow_unsafe = b.tree->allow_unsafe_sources,
+			.cancel = req->cancel,
+			.log = b.log,
+		};
+		t = mf_now_ms();
+		if (sources_fetch(&so, b.port->recipe, &b.sources, &b.nsources) < 0) {
+			fail(&b, "sources", t);
+			goto finish;
+		}
+		phase_end(&b, "sources", t);
+	}
 
 	/* Each attempt gets its own names: a failed cleanup never blocks a retry. */
 	char tag[48];
@@ -451,6 +609,7 @@ int pipeline_run(const struct build_env *env, const struct build_request *req,
 		phase_end(&b, "destroy", t);
 	}
 	b.machine = NULL;
+finish:
 	out->duration_ms = mf_now_ms() - start;
 	buildlog_event(b.log, "build %lld %s in %lld ms", (long long)out->id,
 		       build_status_name(out->status), (long long)out->duration_ms);

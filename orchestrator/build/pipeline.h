@@ -1,7 +1,7 @@
 /*
  * pipeline.h - one clean build, top to bottom:
  *
- *	clone -> boot -> ready -> push -> run -> harvest -> destroy
+ *	[sources] -> clone -> boot -> ready -> push -> run -> harvest -> destroy
  *
  * A linked clone of the image's golden volume boots as a transient domain;
  * one SSH session (host key pinned) uploads the inputs into the packages
@@ -30,6 +30,7 @@ struct build_env {
 	int quarantine_after;	/* machines in a row that did not come up */
 	uint64_t max_log_bytes;	/* of one build's log; 0: no limit */
 	uint64_t max_package_bytes; /* harvested by one build; 0: no limit */
+	uint64_t max_source_cache_bytes; /* STATE/sources; 0: no limit */
 };
 
 /* The environment of builds on host h with settings cfg. */
@@ -46,6 +47,14 @@ struct build_request {
 	int timeout_s;		/* limit on the run phase; 0: build_timeout setting */
 	int idle_timeout_s;	/* limit on silence during the run phase; 0: none */
 	atomic_int *cancel; /* non-zero asks the build to stop */
+	/*
+	 * A port of a ports tree at a commit, built as buildmaster builds it
+	 * (builder.conf, its command line, the packages the recipe names),
+	 * instead of recipes with the image's build command:
+	 */
+	const char *tree;	/* NULL: recipes */
+	const char *commit;	/* a revision of the tree; NULL: its head */
+	const char *port;	/* "zlib", "zlib-1.3.2", "zlib_x86" */
 	/* mayflyd: run an attempt of an existing (queued) build record */
 	int64_t build_id;	/* 0: create a record */
 	int attempt;		/* 1, 2, ... (the log is appended to after the first) */

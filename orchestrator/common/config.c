@@ -45,6 +45,7 @@ static const struct key keys[] = {
 	{ "limits", "header_timeout", KEY_INT, OFF(header_timeout), 1, 3600 },
 	{ "limits", "max_log_mb", KEY_INT, OFF(max_log_mb), 1, 1 << 20 },
 	{ "limits", "max_package_mb", KEY_INT, OFF(max_package_mb), 1, 1 << 24 },
+	{ "limits", "source_cache_mb", KEY_INT, OFF(source_cache_mb), 0, 1 << 30 },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -69,6 +70,7 @@ void config_init(struct mf_config *cfg)
 	cfg->header_timeout = 10;
 	cfg->max_log_mb = 256;
 	cfg->max_package_mb = 8192;
+	cfg->source_cache_mb = 20480;
 }
 
 void config_release(struct mf_config *cfg)

@@ -55,6 +55,11 @@ char *report_build_json(const struct build_result *r)
 
 	json_object_set_new(doc, "id", json_integer(r->id));
 	json_object_set_new(doc, "image", str_or_null(r->image));
+	if (r->tree) {
+		json_object_set_new(doc, "tree", jstr(r->tree));
+		json_object_set_new(doc, "commit", str_or_null(r->commit));
+		json_object_set_new(doc, "port", str_or_null(r->port));
+	}
 	json_object_set_new(doc, "status", jstr(build_status_name(r->status)));
 	json_object_set_new(doc, "exit_code",
 			    r->exit_code >= 0 ? json_integer(r->exit_code) : json_null());
@@ -232,6 +237,8 @@ static json_t *record_object(const struct build_record *r, int details)
 	json_object_set_new(o, "id", json_integer(r->id));
 	json_object_set_new(o, "image", jstr(r->image));
 	json_object_set_new(o, "recipes", words(r->recipes));
+	json_object_set_new(o, "tree", str_or_null(r->tree));
+	json_object_set_new(o, "commit", str_or_null(r->commit));
 	json_object_set_new(o, "status", jstr(r->status));
 	json_object_set_new(o, "exit_code", r->exit_code >= 0 ? json_integer(r->exit_code) :
 							       json_null());

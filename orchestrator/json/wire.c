@@ -277,6 +277,8 @@ static struct build_record *record_of(json_t *doc)
 	r->error = str_dup(doc, "error");
 	r->log_path = str_dup(doc, "log");
 	r->source = str_dup(doc, "source");
+	r->tree = str_dup(doc, "tree");
+	r->commit = str_dup(doc, "commit");
 	v = json_object_get(doc, "exit_code");
 	r->exit_code = json_is_integer(v) ? (int)json_integer_value(v) : -1;
 	r->created = time_of(doc, "created");

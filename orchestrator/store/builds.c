@@ -97,6 +97,12 @@ int builds_create(struct db *db, const char *image, const char *recipes, int64_t
 	return 0;
 }
 
+int builds_set_origin(struct db *db, int64_t id, const char *tree, const char *commit)
+{
+	return db_execf(db, "UPDATE builds SET tree = ?, commit_id = ? WHERE id = ?", "tti", tree,
+			commit, id);
+}
+
 int builds_set_paths(struct db *db, int64_t id, const char *log_path, const char *out_dir)
 {
 	return db_execf(db, "UPDATE builds SET log_path = ?, out_dir = ? WHERE id = ?", "tti",
@@ -166,7 +172,8 @@ int build_status_valid(const char *s)
 
 #define RECORD_COLUMNS \
 	"id, image, recipes, status, exit_code, error, source, priority, timeout, attempts, " \
-	"cancel_requested, requested_by, created, started, finished, log_path, out_dir, inputs"
+	"cancel_requested, requested_by, created, started, finished, log_path, out_dir, inputs, " \
+	"tree, commit_id"
 
 static struct build_record *record_from_row(struct db_stmt *st)
 {
@@ -190,6 +197,8 @@ static struct build_record *record_from_row(struct db_stmt *st)
 	r->log_path = xstrdup_or_null(db_col_text(st, 15));
 	r->out_dir = xstrdup_or_null(db_col_text(st, 16));
 	r->inputs = xstrdup_or_null(db_col_text(st, 17));
+	r->tree = xstrdup_or_null(db_col_text(st, 18));
+	r->commit = xstrdup_or_null(db_col_text(st, 19));
 	return r;
 }
 
@@ -320,6 +329,8 @@ void build_record_free(struct build_record *r)
 	free(r->log_path);
 	free(r->out_dir);
 	free(r->inputs);
+	free(r->tree);
+	free(r->commit);
 	free(r->phases);
 	for (size_t i = 0; i < r->npackages; i++) {
 		build_package_release(&r->packages[i]);
@@ -350,6 +361,9 @@ void build_result_release(struct build_result *r)
 	free(r->log_path);
 	free(r->console_path);
 	free(r->out_dir);
+	free(r->tree);
+	free(r->commit);
+	free(r->port);
 	memset(r, 0, sizeof(*r));
 }
 

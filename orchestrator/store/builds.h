@@ -74,6 +74,9 @@ struct build_result {
 	char *console_path;
 	char *out_dir;
 	int64_t duration_ms;
+	char *tree;		/* a build of a port of a ports tree: the tree, */
+	char *commit;		/* the commit it was built from, */
+	char *port;		/* and the port ("zlib-1.3.2"); NULL otherwise */
 };
 
 void build_result_release(struct build_result *r);
@@ -96,6 +99,8 @@ struct build_record {
 	char *log_path;
 	char *out_dir;
 	char *inputs;		/* space-separated names, or NULL */
+	char *tree;		/* a build of a ports tree: its name, and */
+	char *commit;		/* the commit it was built from; NULL otherwise */
 	/* Only from builds_get(): */
 	struct build_phase *phases;
 	size_t nphases;
@@ -121,6 +126,8 @@ int build_status_valid(const char *s);
 /* Creates a running build owned by this process; *id gets its number. */
 int builds_create(struct db *db, const char *image, const char *recipes, int64_t *id);
 int builds_set_paths(struct db *db, int64_t id, const char *log_path, const char *out_dir);
+/* Which tree and commit a build is of. */
+int builds_set_origin(struct db *db, int64_t id, const char *tree, const char *commit);
 int builds_add_phase(struct db *db, int64_t id, int seq, const struct build_phase *p);
 int builds_add_package(struct db *db, int64_t id, const struct build_package *p);
 int builds_finish(struct db *db, int64_t id, enum build_status status, int exit_code,

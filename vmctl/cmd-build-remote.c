@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <libgen.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,15 +132,45 @@ static int download(struct client *c, const struct build_record *r, const char *
 	return 0;
 }
 
+/* Follows one build to its end, reports it, fetches its packages; its exit status. */
+static int follow(struct client *c, int64_t id, struct options *o)
+{
+	struct build_record *r = NULL;
+	char *json = NULL, *path;
+	int status;
+
+	path = xasprintf("/api/v1/builds/%lld/log?follow=1", (long long)id);
+	if (client_stream(c, path, to_out, o) < 0) {
+		free(path);
+		if (mf_error_class() != MF_E_INTERRUPTED)
+			return vmctl_fail();
+		cancel_remote(c, id);
+	} else {
+		free(path);
+	}
+	client_set_cancel(c, NULL);
+	if (fetch_record(c, id, &json, &r) < 0)
+		return vmctl_fail();
+	vmctl_print_record(stderr, r);
+	status = vmctl_status_exit(r->status);
+	if (o->out_dir && !strcmp(r->status, "succeeded") && download(c, r, o->out_dir) < 0)
+		status = vmctl_fail();
+	if (o->json)
+		fputs(json, stdout);
+	build_record_free(r);
+	free(json);
+	return status;
+}
+
 int cmd_build_remote(const struct vmctl_cmd *cmd, const struct build_args *a)
 {
 	struct options o = { .json = a->json, .no_wait = a->no_wait, .out_dir = a->out_dir,
 			     .out = a->json ? stderr : stdout };
 	struct wire_submission sub;
 	struct client *c = NULL;
-	struct build_record *r = NULL;
-	char *body = NULL, *answer = NULL, *json = NULL, *path;
-	int64_t id = 0;
+	char *body = NULL, *answer = NULL, ***names;
+	int64_t *ids = NULL;
+	size_t nids = 0, *count;
 	int status = 0;
 
 	memset(&sub, 0, sizeof(sub));
@@ -148,13 +179,24 @@ int cmd_build_remote(const struct vmctl_cmd *cmd, const struct build_args *a)
 					   WIRE_PRIORITY_MAX, &sub.priority) < 0)
 		return 2;
 	sub.image = xstrdup(a->image);
-	sub.recipes = xcalloc(a->nrecipes + 1, sizeof(char *));
+	if (a->tree) {
+		if (name_check_tree(a->tree) < 0 || (a->commit && rev_check(a->commit) < 0)) {
+			status = vmctl_fail();
+			goto out;
+		}
+		sub.tree = xstrdup(a->tree);
+		sub.commit = a->commit ? xstrdup(a->commit) : NULL;
+	}
+	/* Recipes, or the ports of a tree: the same names either way. */
+	names = a->tree ? &sub.ports : &sub.recipes;
+	count = a->tree ? &sub.nports : &sub.nrecipes;
+	*names = xcalloc(a->nrecipes + 1, sizeof(char *));
 	for (size_t i = 0; i < a->nrecipes; i++) {
 		if (recipe_name_check(a->recipes[i]) < 0) {
 			status = vmctl_fail();
 			goto out;
 		}
-		sub.recipes[sub.nrecipes++] = xstrdup(a->recipes[i]);
+		(*names)[(*count)++] = xstrdup(a->recipes[i]);
 	}
 	if (read_inputs(&sub, a->inputs, a->ninputs) < 0 || vmctl_client(&c) < 0) {
 		status = vmctl_fail();
@@ -162,43 +204,45 @@ int cmd_build_remote(const struct vmctl_cmd *cmd, const struct build_args *a)
 	}
 	body = wire_submission_json(&sub);
 	if (client_call(c, "POST", "/api/v1/builds", body, &answer) < 0 ||
-	    wire_parse_id(answer, &id) < 0) {
+	    wire_parse_ids(answer, &ids, &nids) < 0) {
 		status = vmctl_fail();
 		goto out;
 	}
-	fprintf(stderr, "==> build %lld queued at %s\n", (long long)id, vmctl_url());
+	for (size_t i = 0; i < nids; i++)
+		fprintf(stderr, "==> build %lld queued at %s%s%s\n", (long long)ids[i], vmctl_url(),
+			a->tree ? ": port " : "", a->tree ? sub.ports[i] : "");
 	if (o.no_wait) {
 		if (o.json)
 			fputs(answer, stdout);
 		else
-			printf("%lld\n", (long long)id);
+			for (size_t i = 0; i < nids; i++)
+				printf("%lld\n", (long long)ids[i]);
 		goto out;
 	}
-	path = xasprintf("/api/v1/builds/%lld/log?follow=1", (long long)id);
-	if (client_stream(c, path, to_out, &o) < 0) {
-		free(path);
-		if (mf_error_class() != MF_E_INTERRUPTED) {
-			status = vmctl_fail();
-			goto out;
+	/* Each in turn; the exit status is the first failure's. */
+	for (size_t i = 0; i < nids; i++) {
+		int rc;
+		if (atomic_load(&vmctl_cancel)) {
+			/* Interrupted: what this command queued and did not follow goes too. */
+			client_set_cancel(c, NULL);
+			for (size_t j = i; j < nids; j++) {
+				char *path = xasprintf("/api/v1/builds/%lld/cancel", (long long)ids[j]);
+				if (client_call(c, "POST", path, NULL, NULL) < 0)
+					fprintf(stderr, "vmctl: could not cancel build %lld: %s\n",
+						(long long)ids[j], mf_error_msg());
+				else
+					fprintf(stderr, "==> build %lld cancelled\n", (long long)ids[j]);
+				free(path);
+			}
+			status = status ? status : 130;
+			break;
 		}
-		cancel_remote(c, id);
-	} else {
-		free(path);
+		rc = follow(c, ids[i], &o);
+		if (status == 0)
+			status = rc;
 	}
-	client_set_cancel(c, NULL);
-	if (fetch_record(c, id, &json, &r) < 0) {
-		status = vmctl_fail();
-		goto out;
-	}
-	vmctl_print_record(stderr, r);
-	status = vmctl_status_exit(r->status);
-	if (o.out_dir && !strcmp(r->status, "succeeded") && download(c, r, o.out_dir) < 0)
-		status = vmctl_fail();
-	if (o.json)
-		fputs(json, stdout);
 out:
-	build_record_free(r);
-	free(json);
+	free(ids);
 	free(answer);
 	free(body);
 	wire_submission_release(&sub);

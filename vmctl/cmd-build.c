@@ -1,15 +1,20 @@
 /* cmd-build.c - vmctl build: one clean build in a fresh machine. */
 #include <getopt.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "build/pipeline.h"
+#include "ports/tree.h"
 #include "json/report.h"
 #include "common/util.h"
 #include "vmctl/vmctl.h"
 
 static const char help[] =
+	"  --tree TREE        build ports of a registered ports tree, as buildmaster does\n"
+	"                     (PORT: name or name-version), one build each, in order\n"
+	"  --commit REV       the tree's commit, branch or tag (default: its head, fetched)\n"
 	"  --input FILE       upload FILE into the packages directory first (repeatable)\n"
 	"  --out DIR          where harvested packages go (default: STATE/builds/ID/packages)\n"
 	"  --timeout SECONDS  limit on the build command (default: build_timeout setting)\n"
@@ -72,8 +77,10 @@ static void summary(const struct build_result *r)
 static int parse_args(const struct vmctl_cmd *cmd, int argc, char **argv, struct build_args *a,
 		      int *help_out)
 {
-	enum { O_INPUT = 256, O_OUT, O_TIMEOUT, O_JSON, O_PRIORITY, O_NOWAIT };
+	enum { O_INPUT = 256, O_OUT, O_TIMEOUT, O_JSON, O_PRIORITY, O_NOWAIT, O_TREE, O_COMMIT };
 	static const struct option opts[] = {
+		{ "tree", required_argument, NULL, O_TREE },
+		{ "commit", required_argument, NULL, O_COMMIT },
 		{ "input", required_argument, NULL, O_INPUT },
 		{ "out", required_argument, NULL, O_OUT },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
@@ -100,15 +107,81 @@ static int parse_args(const struct vmctl_cmd *cmd, int argc, char **argv, struct
 		case O_JSON: a->json = 1; break;
 		case O_PRIORITY: a->priority = optarg; break;
 		case O_NOWAIT: a->no_wait = 1; break;
+		case O_TREE: a->tree = optarg; break;
+		case O_COMMIT: a->commit = optarg; break;
 		case 'h': *help_out = 1; return 0;
 		default: return vmctl_usage(cmd, "unknown option");
 		}
 	}
+	if (a->commit && !a->tree)
+		return vmctl_usage(cmd, "--commit is a commit of a tree: give --tree too");
 	if (argc - optind < 2)
-		return vmctl_usage(cmd, "expected an image and at least one recipe");
+		return vmctl_usage(cmd, a->tree ? "expected an image and at least one port" :
+				   "expected an image and at least one recipe");
 	a->image = argv[optind];
 	a->recipes = argv + optind + 1;
 	a->nrecipes = (size_t)(argc - optind - 1);
+	return 0;
+}
+
+int vmctl_run_build(struct vmctl_env *env, const struct build_request *req, int json,
+		    struct build_result *out)
+{
+	struct ui ui = { .json = json, .out = json ? stderr : stdout };
+	struct build_events ev = { on_started, on_phase, on_output, &ui };
+	struct build_result res;
+	struct build_env benv;
+	int status = -1;
+
+	build_env_init(&benv, &env->cfg, env->state, env->host);
+	if (pipeline_run(&benv, req, &ev, &res) == 0) {
+		summary(&res);
+		if (json == 1) {
+			char *s = report_build_json(&res);
+			fputs(s, stdout);
+			fflush(stdout);
+			free(s);
+		}
+		status = build_status_exit_code(res.status);
+	}
+	if (out)
+		*out = res;
+	else
+		build_result_release(&res);
+	return status;
+}
+
+/*
+ * Ports of a tree: the commit resolved once (the head fetched first when
+ * none is given), every port checked before the first build starts, each
+ * port once. *ports gets the versioned names.
+ */
+static int check_ports(struct vmctl_env *env, const struct build_args *a,
+		       struct build_request *req, char commit[41], char ***ports)
+{
+	char **v = xcalloc(a->nrecipes + 1, sizeof(char *));
+
+	*ports = v;
+	if (tree_resolve(env->state, a->tree, a->commit, 1, commit) < 0)
+		return -1;
+	fprintf(stderr, "==> tree %s at %s\n", a->tree, commit);
+	req->tree = a->tree;
+	req->commit = commit;
+	for (size_t i = 0; i < a->nrecipes; i++) {
+		struct pipeline_checked chk;
+		req->port = a->recipes[i];
+		if (pipeline_check(env->state, req, &chk) < 0)
+			return -1;
+		for (size_t j = 0; j < i; j++) {
+			if (!strcmp(v[j], chk.port)) {
+				mf_error(MF_E_USAGE, "port %s is given twice ('%s' and '%s')",
+					 chk.port, a->recipes[j], a->recipes[i]);
+				free(chk.port);
+				return -1;
+			}
+		}
+		v[i] = chk.port;
+	}
 	return 0;
 }
 
@@ -116,13 +189,11 @@ int cmd_build(const struct vmctl_cmd *cmd, int argc, char **argv)
 {
 	struct build_args a = { 0 };
 	struct build_request req = { .cancel = &vmctl_cancel };
-	struct build_result res;
 	struct ui ui = { .out = stdout };
-	struct build_events ev = { on_started, on_phase, on_output, &ui };
 	struct vmctl_env *env = NULL;
+	char commit[41], **ports = NULL;
 	int help_asked = 0, status;
 
-	memset(&res, 0, sizeof(res));
 	status = parse_args(cmd, argc, argv, &a, &help_asked);
 	if (status != 0 || help_asked) {
 		free(a.inputs);
@@ -143,33 +214,46 @@ int cmd_build(const struct vmctl_cmd *cmd, int argc, char **argv)
 		ui.out = stderr;
 	}
 	req.image = a.image;
-	req.recipes = a.recipes;
-	req.nrecipes = a.nrecipes;
 	req.inputs = a.inputs;
 	req.ninputs = a.ninputs;
 	req.out_dir = a.out_dir;
 	req.timeout_s = a.timeout;
+	if (!a.tree) {
+		req.recipes = a.recipes;
+		req.nrecipes = a.nrecipes;
+	}
 
 	/* Bad input is reported as such before libvirt is asked anything. */
-	if (vmctl_open(&env) < 0 || pipeline_check(env->state, &req) < 0 || vmctl_host(env) < 0) {
+	if (vmctl_open(&env) < 0 ||
+	    (a.tree ? check_ports(env, &a, &req, commit, &ports) :
+		      pipeline_check(env->state, &req, NULL)) < 0 ||
+	    vmctl_host(env) < 0) {
 		status = vmctl_fail();
 		goto out;
 	}
-	struct build_env benv;
-	build_env_init(&benv, &env->cfg, env->state, env->host);
-	if (pipeline_run(&benv, &req, &ev, &res) < 0) {
-		status = vmctl_fail();
+	if (!a.tree) {
+		if ((status = vmctl_run_build(env, &req, ui.json, NULL)) < 0)
+			status = vmctl_fail();
 		goto out;
 	}
-	summary(&res);
-	if (ui.json) {
-		char *s = report_build_json(&res);
-		fputs(s, stdout);
-		free(s);
+	/* Each port in turn; the exit status is the first failure's. */
+	status = 0;
+	for (size_t i = 0; ports[i]; i++) {
+		if (atomic_load(&vmctl_cancel)) {
+			status = 130;
+			break;
+		}
+		if (a.nrecipes > 1)
+			fprintf(stderr, "==> port %s (%zu of %zu)\n", ports[i], i + 1, a.nrecipes);
+		req.port = ports[i];
+		int rc = vmctl_run_build(env, &req, ui.json, NULL);
+		if (rc < 0)
+			rc = vmctl_fail();
+		if (status == 0)
+			status = rc;
 	}
-	status = build_status_exit_code(res.status);
 out:
-	build_result_release(&res);
+	mf_strv_free(ports);
 	vmctl_close(env);
 	free(a.inputs);
 	return status;

@@ -19,6 +19,8 @@ static const char add_help[] =
 	"  --allow-untested          build ports marked ?ARCH (ALLOW_UNTESTED)\n"
 	"  --allow-unsafe-sources    ALLOW_UNSAFE_SOURCES\n"
 	"  --create-source-packages  CREATE_SOURCE_PACKAGES\n"
+	"  --update-image IMAGE      mayflyd builds the ports each new commit changes on IMAGE\n"
+	"                            (update mode; without it mayflyd only fetches the tree)\n"
 	"  --json                    print the new tree as JSON\n"
 	"URL: https://, http://, ssh://, git://, user@host:path, or a local repository's path.\n";
 
@@ -37,10 +39,12 @@ static void print_tree(const struct tree *t, const struct tree_retry *r, size_t 
 	if (t->fetch_error)
 		printf("last fetch:  FAILED: %s\n", t->fetch_error);
 	printf("processed:   %s\n"
+	       "updates on:  %s\n"
 	       "credentials: %s\n"
 	       "packager:    %s\n"
 	       "builder.conf: ALLOW_UNTESTED=%s ALLOW_UNSAFE_SOURCES=%s CREATE_SOURCE_PACKAGES=%s\n",
 	       t->processed ? t->processed : "(nothing yet)",
+	       t->update_image ? t->update_image : "(none: mayflyd only fetches)",
 	       t->credentials ? t->credentials : "none", t->packager,
 	       t->allow_untested ? "yes" : "no", t->allow_unsafe_sources ? "yes" : "no",
 	       t->create_source_packages ? "yes" : "no");
@@ -53,7 +57,7 @@ static void print_tree(const struct tree *t, const struct tree_retry *r, size_t 
 int cmd_tree_add(const struct vmctl_cmd *cmd, int argc, char **argv)
 {
 	enum { O_BRANCH = 256, O_KEY, O_TOKEN, O_PACKAGER, O_UNTESTED, O_UNSAFE, O_SRCPKG,
-	       O_JSON };
+	       O_JSON, O_UPDATE };
 	static const struct option opts[] = {
 		{ "branch", required_argument, NULL, O_BRANCH },
 		{ "ssh-key", required_argument, NULL, O_KEY },
@@ -62,6 +66,7 @@ int cmd_tree_add(const struct vmctl_cmd *cmd, int argc, char **argv)
 		{ "allow-untested", no_argument, NULL, O_UNTESTED },
 		{ "allow-unsafe-sources", no_argument, NULL, O_UNSAFE },
 		{ "create-source-packages", no_argument, NULL, O_SRCPKG },
+		{ "update-image", required_argument, NULL, O_UPDATE },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -80,6 +85,7 @@ int cmd_tree_add(const struct vmctl_cmd *cmd, int argc, char **argv)
 		case O_UNTESTED: o.allow_untested = 1; break;
 		case O_UNSAFE: o.allow_unsafe_sources = 1; break;
 		case O_SRCPKG: o.create_source_packages = 1; break;
+		case O_UPDATE: o.update_image = optarg; break;
 		case O_JSON: json = 1; break;
 		case 'h': return vmctl_help(cmd, add_help);
 		default: return vmctl_usage(cmd, "unknown option");
@@ -247,6 +253,47 @@ int cmd_tree_rm(const struct vmctl_cmd *cmd, int argc, char **argv)
 		status = vmctl_fail();
 	else
 		printf("tree '%s' removed\n", name);
+	vmctl_close(env);
+	return status;
+}
+
+int cmd_tree_set(const struct vmctl_cmd *cmd, int argc, char **argv)
+{
+	enum { O_UPDATE = 256, O_NO_UPDATE };
+	static const struct option opts[] = {
+		{ "update-image", required_argument, NULL, O_UPDATE },
+		{ "no-update-image", no_argument, NULL, O_NO_UPDATE },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char help[] =
+		"  --update-image IMAGE  mayflyd builds the ports each new commit changes on IMAGE\n"
+		"  --no-update-image     mayflyd only fetches the tree\n";
+	struct vmctl_env *env = NULL;
+	const char *image = NULL;
+	int c, none = 0, status = 0;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case O_UPDATE: image = optarg; break;
+		case O_NO_UPDATE: none = 1; break;
+		case 'h': return vmctl_help(cmd, help);
+		default: return vmctl_usage(cmd, "unknown option");
+		}
+	}
+	if (argc - optind != 1)
+		return vmctl_usage(cmd, "expected one tree name");
+	if (!image == !none)
+		return vmctl_usage(cmd, "give --update-image IMAGE or --no-update-image");
+	if (vmctl_open(&env) < 0 || tree_set_update_image(env->state, argv[optind], image) < 0) {
+		status = vmctl_fail();
+		goto out;
+	}
+	if (image)
+		printf("tree '%s': mayflyd builds its updates on image '%s'\n", argv[optind], image);
+	else
+		printf("tree '%s': mayflyd only fetches it\n", argv[optind]);
+out:
 	vmctl_close(env);
 	return status;
 }

@@ -28,8 +28,13 @@ static const char *url;
 
 static const struct vmctl_cmd commands[] = {
 	{ "build", "IMAGE RECIPE... [--input FILE]... [--out DIR] [--timeout SECONDS] [--json]\n"
-		   "                 [--priority N] [--no-wait]   (the last two with --url)",
-	  "build recipes in a fresh machine cloned from IMAGE", cmd_build },
+		   "                 [--priority N] [--no-wait]   (the last two with --url)\n"
+		   "       vmctl build IMAGE --tree TREE [--commit REV] PORT... [options as above]",
+	  "build recipes, or ports of a tree at a commit, in fresh machines cloned from IMAGE",
+	  cmd_build },
+	{ "update", "TREE IMAGE [--from REV] [--to REV] [--dry-run] [--json]",
+	  "build the ports the tree's new commits changed (and those that failed before)",
+	  cmd_update },
 	{ "status", "[ID] [--status S,S...] [--limit N] [--json]",
 	  "show one build, or the latest builds", cmd_status },
 	{ "cancel", "ID", "cancel a queued or running build of mayflyd", cmd_cancel },
@@ -46,11 +51,14 @@ static const struct vmctl_cmd commands[] = {
 	  cmd_image_clear },
 	{ "tree add", "NAME URL [--branch NAME] [--ssh-key FILE | --token-file FILE]\n"
 		      "                 [--packager 'NAME <MAIL>'] [--allow-untested]\n"
-		      "                 [--allow-unsafe-sources] [--create-source-packages] [--json]",
+		      "                 [--allow-unsafe-sources] [--create-source-packages]\n"
+		      "                 [--update-image IMAGE] [--json]",
 	  "register a ports tree (a git repository) and fetch it", cmd_tree_add },
 	{ "tree list", "[--json]", "list the ports trees", cmd_tree_list },
 	{ "tree show", "NAME [--json]", "show a ports tree", cmd_tree_show },
 	{ "tree sync", "NAME", "fetch a ports tree now", cmd_tree_sync },
+	{ "tree set", "NAME --update-image IMAGE | --no-update-image",
+	  "choose the image mayflyd builds the tree's updates on", cmd_tree_set },
 	{ "tree rm", "NAME", "remove a ports tree and its mirror", cmd_tree_rm },
 };
 

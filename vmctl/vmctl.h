@@ -81,8 +81,20 @@ struct build_args {
 	size_t ninputs;
 	const char *out_dir;
 	const char *priority; /* as given; mayflyd's queue only */
+	const char *tree;     /* ports of a tree: recipes are ports */
+	const char *commit;   /* of the tree; NULL: its head */
 	int timeout, json, no_wait;
 };
+struct build_request;
+struct build_result;
+/*
+ * Runs one build in this process and reports it (its output on stdout, or
+ * stderr when json; json 1 also prints its JSON, 2 leaves that to the
+ * caller). Returns its exit status, or -1 when it could not start. out
+ * (may be NULL) gets the result, to release.
+ */
+int vmctl_run_build(struct vmctl_env *env, const struct build_request *req, int json,
+		    struct build_result *out);
 /* vmctl build with --url: submit to mayflyd, follow, report, fetch. */
 int cmd_build_remote(const struct vmctl_cmd *cmd, const struct build_args *a);
 int cmd_status(const struct vmctl_cmd *cmd, int argc, char **argv);
@@ -98,5 +110,7 @@ int cmd_tree_list(const struct vmctl_cmd *cmd, int argc, char **argv);
 int cmd_tree_show(const struct vmctl_cmd *cmd, int argc, char **argv);
 int cmd_tree_sync(const struct vmctl_cmd *cmd, int argc, char **argv);
 int cmd_tree_rm(const struct vmctl_cmd *cmd, int argc, char **argv);
+int cmd_tree_set(const struct vmctl_cmd *cmd, int argc, char **argv);
+int cmd_update(const struct vmctl_cmd *cmd, int argc, char **argv);
 
 #endif

@@ -137,16 +137,8 @@ static int validate_port(struct build *b)
 		return mf_error_wrap("tree '%s'", req->tree);
 	if (port_index_build(b->mirror, b->commit, &b->index) < 0)
 		return -1;
-	memset(&env, 0, sizeof(env));
-	env.target_arch = s->target_arch;
-	env.tree_path = s->tree_path;
-	env.packager = b->tree->packager;
-	env.allow_untested = b->tree->allow_untested;
-	struct port_ctx pc = {
-		.db = b->st->db, .m = b->mirror, .commit = b->commit, .idx = b->index, .env = &env,
-		.secondary_arches = s->secondary_arches,
-		.create_source_packages = b->tree->create_source_packages,
-	};
+	struct port_ctx pc;
+	port_ctx_init(&pc, &env, b->st->db, b->mirror, b->commit, b->index, b->img, b->tree);
 	if (port_resolve(&pc, req->port, &b->port) < 0)
 		return mf_error_wrap("tree '%s'", req->tree);
 	if (b->port->npackages == 0)
@@ -518,10 +510,19 @@ static void build_release(struct build *b)
 	image_free(b->img);
 }
 
-int pipeline_check(struct mf_state *st, const struct build_request *req)
+int pipeline_check(struct mf_state *st, const struct build_request *req,
+		   struct pipeline_checked *out)
 {
 	struct build b = { .st = st, .req = req };
 	int ret = validate(&b);
+
+	if (out) {
+		memset(out, 0, sizeof(*out));
+		if (ret == 0 && b.port) {
+			snprintf(out->commit, sizeof(out->commit), "%s", b.commit);
+			out->port = xstrdup(b.port->versioned_name);
+		}
+	}
 
 	build_release(&b);
 	return ret;

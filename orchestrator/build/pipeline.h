@@ -68,13 +68,21 @@ struct build_events {
 	void *payload;
 };
 
+/* What pipeline_check() found a port build to be. */
+struct pipeline_checked {
+	char commit[41];	/* the full commit id */
+	char *port;		/* the versioned name ("zlib-1.3.2"); caller frees */
+};
+
 /*
  * Checks a request without creating anything: the image, recipe names,
- * inputs, the build command. MF_E_USAGE (or MF_E_CONFLICT for a
- * quarantined image). pipeline_run() checks again; callers use this to
- * report bad input before they connect to libvirt.
+ * inputs, the build command; for a port, the tree, the commit, the port
+ * and its recipe (evaluated, sandboxed). MF_E_USAGE (or MF_E_CONFLICT for
+ * a quarantined image). pipeline_run() checks again; callers use this to
+ * report bad input before they connect to libvirt. out may be NULL.
  */
-int pipeline_check(struct mf_state *st, const struct build_request *req);
+int pipeline_check(struct mf_state *st, const struct build_request *req,
+		   struct pipeline_checked *out);
 
 /*
  * Runs a build. Returns -1 when it could not start: the request is invalid

@@ -202,7 +202,11 @@ struct feed {
 	const char *data;	/* or memory */
 	size_t len, off;
 	const struct treesync_opts *o;
+	struct strbuf *capture;	/* stdout goes here instead of the log, when set */
+	int overflow;
 };
+
+#define LISTING_MAX ((size_t)256 << 20)
 
 static ssize_t feed_input(void *payload, char *buf, size_t max)
 {
@@ -236,6 +240,13 @@ static void feed_output(void *payload, int stream, const char *data, size_t len)
 {
 	struct feed *f = payload;
 
+	if (f->capture && stream == 1) {
+		if (f->capture->len + len > LISTING_MAX)
+			f->overflow = 1;
+		else
+			strbuf_add(f->capture, data, len);
+		return;
+	}
 	/* What tar or rm say goes to the build log (it is short). */
 	buildlog_output(f->o->log, data, len);
 }
@@ -257,21 +268,29 @@ static int run_fed(const struct treesync_opts *o, const char *cmd, struct feed *
 	return 0;
 }
 
-/*
- * The shell commands that clear the tree: HaikuPorter's state always; with
- * full, everything but the packages directory.
- */
-static char *clear_command(const struct treesync_opts *o, int full)
+/* The packages directory's name, when it is right inside the tree (it is kept). */
+static const char *kept_dir(const struct treesync_opts *o)
 {
-	struct strbuf sb = STRBUF_INIT;
 	size_t tl = strlen(o->tree_path);
-	const char *keep = NULL;
 
-	/* The packages directory, when it is right inside the tree. */
 	if (o->packages_dir && !strncmp(o->packages_dir, o->tree_path, tl) &&
 	    o->packages_dir[tl] == '/' && o->packages_dir[tl + 1] &&
 	    !strchr(o->packages_dir + tl + 1, '/'))
-		keep = o->packages_dir + tl + 1;
+		return o->packages_dir + tl + 1;
+	return NULL;
+}
+
+/*
+ * The first command: clear HaikuPorter's state from the tree (with full,
+ * everything but the packages directory); then delete the NUL-separated
+ * paths on stdin; then (with list) list what is left, "f|l SIZE MODE
+ * ./PATH" a line, without .git and the packages directory.
+ */
+static char *clear_command(const struct treesync_opts *o, int full, int list)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const char *keep = kept_dir(o);
+
 	strbuf_addstr(&sb, "set -e; mkdir -p ");
 	shell_quote(&sb, o->tree_path);
 	strbuf_addstr(&sb, "; cd ");
@@ -287,22 +306,202 @@ static char *clear_command(const struct treesync_opts *o, int full)
 		strbuf_addstr(&sb, "; rm -rf repository; find . -mindepth 3 -maxdepth 3 -type d "
 				   "\\( -name 'work-*' -o -name download \\) -exec rm -rf {} +");
 	}
+	strbuf_addstr(&sb, "; xargs -0 rm -rf --");
+	if (list) {
+		struct strbuf prune = STRBUF_INIT;
+		strbuf_addstr(&prune, "\\( -path ./.git");
+		if (keep) {
+			strbuf_addstr(&prune, " -o -path ");
+			struct strbuf k = STRBUF_INIT;
+			strbuf_addf(&k, "./%s", keep);
+			shell_quote(&prune, k.buf);
+			strbuf_release(&k);
+		}
+		strbuf_addstr(&prune, " \\) -prune -o");
+		strbuf_addf(&sb, "; find . %s -type f -exec stat -c 'f %%s %%a %%n' {} +"
+				 "; find . %s -type l -exec stat -c 'l %%s %%a %%n' {} +",
+			    prune.buf, prune.buf);
+		strbuf_release(&prune);
+	}
 	return strbuf_detach(&sb);
+}
+
+/* --- checking the image's tree against its commit */
+
+struct tfile {
+	char *path;
+	char type;		/* 'f' or 'l' */
+	int exec;
+	uint64_t size;
+	char blob[MIRROR_ID_LEN];
+	int mode;
+	int sent;		/* already in the tar stream */
+};
+
+struct tfiles {
+	struct tfile *v;
+	size_t n, alloc;
+	struct mirror *m;
+};
+
+static struct tfile *tfiles_add(struct tfiles *t)
+{
+	if (t->n == t->alloc) {
+		t->alloc = t->alloc ? 2 * t->alloc : 1024;
+		t->v = xrealloc(t->v, t->alloc * sizeof(*t->v));
+	}
+	memset(&t->v[t->n], 0, sizeof(t->v[0]));
+	return &t->v[t->n++];
+}
+
+static void tfiles_free(struct tfiles *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->v[i].path);
+	free(t->v);
+	memset(t, 0, sizeof(*t));
+}
+
+static int by_path(const void *a, const void *b)
+{
+	return strcmp(((const struct tfile *)a)->path, ((const struct tfile *)b)->path);
+}
+
+static int want_one(void *arg, const struct mirror_entry *e)
+{
+	struct tfiles *t = arg;
+	struct tfile *f = tfiles_add(t);
+
+	f->path = xstrdup(e->path);
+	f->type = e->mode == 0120000 ? 'l' : 'f';
+	f->exec = e->mode == 0100755;
+	f->mode = e->mode;
+	snprintf(f->blob, sizeof(f->blob), "%s", e->blob);
+	return mirror_blob_size(t->m, e->blob, &f->size);
+}
+
+/* "f 123 755 ./a/b" lines into entries; 0 or -1 (MF_E_INFRA) on a line it cannot read. */
+static int parse_listing(char *text, struct tfiles *have)
+{
+	char *save = NULL;
+
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char type, *end;
+		unsigned long long size;
+		unsigned long mode;
+		if ((line[0] != 'f' && line[0] != 'l') || line[1] != ' ')
+			goto bad;
+		type = line[0];
+		size = strtoull(line + 2, &end, 10);
+		if (*end != ' ')
+			goto bad;
+		mode = strtoul(end + 1, &end, 8);
+		if (strncmp(end, " ./", 3))
+			goto bad;
+		struct tfile *f = tfiles_add(have);
+		f->path = xstrdup(end + 3);
+		f->type = type;
+		f->exec = (mode & 0100) != 0;
+		f->size = size;
+		continue;
+bad:
+		return mf_error(MF_E_INFRA, "cannot read the guest's listing of its ports tree "
+				"('%.80s')", line);
+	}
+	return 0;
+}
+
+/*
+ * What the image's tree must lose and gain beyond the commits' difference
+ * to be exactly the commit: paths it has that the commit does not (into
+ * del, NUL-separated), files missing or not the same in type, size or
+ * executable bit (added to the tar stream).
+ */
+static int repair(const struct treesync_opts *o, struct tar *t, char *listing,
+		  const struct mirror_change *d, size_t nd, struct strbuf *del,
+		  size_t *extra, size_t *missing)
+{
+	struct tfiles want = { .m = o->m }, have = { 0 };
+	int ret = -1;
+
+	if (mirror_walk(o->m, o->commit, "", want_one, &want) < 0 ||
+	    parse_listing(listing, &have) < 0)
+		goto out;
+	qsort(want.v, want.n, sizeof(*want.v), by_path);
+	qsort(have.v, have.n, sizeof(*have.v), by_path);
+	/* What the difference already sends needs no second look. */
+	for (size_t i = 0; i < nd; i++) {
+		struct tfile key = { .path = d[i].path };
+		struct tfile *w = d[i].path ? bsearch(&key, want.v, want.n, sizeof(*want.v),
+						      by_path) : NULL;
+		if (w)
+			w->sent = 1;
+	}
+	size_t i = 0, j = 0;
+	while (i < want.n || j < have.n) {
+		int c = i == want.n ? 1 : j == have.n ? -1 : strcmp(want.v[i].path, have.v[j].path);
+		if (c > 0) {
+			/* Not in the commit: stale. */
+			strbuf_add(del, have.v[j].path, strlen(have.v[j].path) + 1);
+			(*extra)++;
+			j++;
+			continue;
+		}
+		struct tfile *w = &want.v[i];
+		int same = c == 0 && w->type == have.v[j].type && w->size == have.v[j].size &&
+			   (w->type == 'l' || w->exec == have.v[j].exec);
+		if (!same && !w->sent) {
+			if (c == 0 && w->type != have.v[j].type)
+				strbuf_add(del, w->path, strlen(w->path) + 1);
+			if (tar_add_blob(t, w->path, w->mode, w->blob) < 0)
+				goto out;
+			(*missing)++;
+		}
+		i++;
+		if (c == 0)
+			j++;
+	}
+	ret = 0;
+out:
+	tfiles_free(&want);
+	tfiles_free(&have);
+	return ret;
 }
 
 int treesync_push(const struct treesync_opts *o, struct treesync_stats *st)
 {
 	struct mirror_change *d = NULL;
-	struct strbuf del = STRBUF_INIT;
+	struct strbuf del = STRBUF_INIT, listing = STRBUF_INIT, stale = STRBUF_INIT;
 	struct tar t = { .fd = -1 };
 	char *tarpath = xasprintf("%s/tree.tar", o->work_dir), *cmd = NULL;
-	size_t nd = 0;
+	size_t nd = 0, extra = 0, missing = 0;
 	int ret = -1;
 
 	memset(st, 0, sizeof(*st));
 	st->full = !o->base || !mirror_has_commit(o->m, o->base);
 	if (!st->full && mirror_diff(o->m, o->base, o->commit, &d, &nd) < 0)
 		goto out;
+	for (size_t i = 0; i < nd; i++) {
+		/* Gone, renamed away, or changed in type: delete (then write anew). */
+		if (d[i].status == 'D' || d[i].status == 'R' || d[i].status == 'T') {
+			strbuf_add(&del, d[i].old_path, strlen(d[i].old_path) + 1);
+			st->deleted++;
+		}
+	}
+
+	/* 1. Clear (and delete what the commits' difference removed; list what is left). */
+	cmd = clear_command(o, st->full, !st->full);
+	struct feed fdel = { .fd = -1, .data = del.buf ? del.buf : "", .len = del.len, .o = o,
+			     .capture = st->full ? NULL : &listing };
+	if (run_fed(o, cmd, &fdel, "clearing the ports tree") < 0)
+		goto out;
+	if (fdel.overflow) {
+		mf_error(MF_E_INFRA, "the guest's ports tree lists more than %zu MiB of files",
+			 LISTING_MAX >> 20);
+		goto out;
+	}
+
+	/* 2. The tar stream: the whole commit, or the difference and any repairs. */
 	if (tar_open(&t, tarpath) < 0)
 		goto out;
 	t.m = o->m;
@@ -310,15 +509,13 @@ int treesync_push(const struct treesync_opts *o, struct treesync_stats *st)
 		if (mirror_walk(o->m, o->commit, "", add_entry, &t) < 0)
 			goto out;
 	} else {
-		for (size_t i = 0; i < nd; i++) {
-			/* Gone, renamed away, or changed in type: delete, then (re)write. */
-			if (d[i].status == 'D' || d[i].status == 'R' || d[i].status == 'T') {
-				strbuf_add(&del, d[i].old_path, strlen(d[i].old_path) + 1);
-				st->deleted++;
-			}
+		for (size_t i = 0; i < nd; i++)
 			if (d[i].path && tar_add_blob(&t, d[i].path, d[i].mode, d[i].blob) < 0)
 				goto out;
-		}
+		char empty[1] = "";
+		if (repair(o, &t, listing.buf ? listing.buf : empty, d, nd, &stale, &extra,
+			   &missing) < 0)
+			goto out;
 	}
 	for (size_t i = 0; i < o->nextra; i++)
 		if (add_extra(&t, &o->extra[i]) < 0)
@@ -327,22 +524,26 @@ int treesync_push(const struct treesync_opts *o, struct treesync_stats *st)
 	if (tar_close(&t, &st->bytes) < 0)
 		goto out;
 
-	/* 1. Clear (and delete what the commit removed), 2. extract. */
-	cmd = clear_command(o, st->full);
-	if (del.len) {
-		struct strbuf c2 = STRBUF_INIT;
-		strbuf_addf(&c2, "%s; xargs -0 rm -rf --", cmd);
+	/* 3. What the image's tree had beyond its commit goes. */
+	if (stale.len) {
 		free(cmd);
-		cmd = strbuf_detach(&c2);
-	} else {
-		struct strbuf c2 = STRBUF_INIT;
-		strbuf_addf(&c2, "%s; cat >/dev/null", cmd);
-		free(cmd);
-		cmd = strbuf_detach(&c2);
+		struct strbuf c = STRBUF_INIT;
+		strbuf_addstr(&c, "cd ");
+		shell_quote(&c, o->tree_path);
+		strbuf_addstr(&c, " && xargs -0 rm -rf --");
+		cmd = strbuf_detach(&c);
+		struct feed fst = { .fd = -1, .data = stale.buf, .len = stale.len, .o = o };
+		if (run_fed(o, cmd, &fst, "removing stale files from the ports tree") < 0)
+			goto out;
 	}
-	struct feed fdel = { .fd = -1, .data = del.buf ? del.buf : "", .len = del.len, .o = o };
-	if (run_fed(o, cmd, &fdel, "clearing the ports tree") < 0)
-		goto out;
+	if (extra || missing)
+		buildlog_event(o->log, "the image's ports tree was not exactly its commit %.12s: "
+			       "%zu file%s not in it removed, %zu missing or different file%s "
+			       "sent", o->base, extra, extra == 1 ? "" : "s", missing,
+			       missing == 1 ? "" : "s");
+	st->deleted += extra;
+
+	/* 4. Extract. */
 	free(cmd);
 	struct strbuf x = STRBUF_INIT;
 	strbuf_addstr(&x, "cd ");
@@ -368,6 +569,8 @@ out:
 	free(tarpath);
 	free(cmd);
 	strbuf_release(&del);
+	strbuf_release(&listing);
+	strbuf_release(&stale);
 	mirror_changes_free(d, nd);
 	return ret;
 }

@@ -32,6 +32,7 @@ static const struct key keys[] = {
 	{ "daemon", "token_file", KEY_PATH, OFF(token_file), 0, 0 },
 	{ "daemon", "libvirt_uri", KEY_STRING, OFF(libvirt_uri), 0, 0 },
 	{ "daemon", "accel", KEY_ACCEL, OFF(accel), 0, 0 },
+	{ "daemon", "poll_interval", KEY_INT, OFF(poll_interval), 0, 7 * 86400 },
 	{ "limits", "max_vms", KEY_INT, OFF(max_vms), 1, 256 },
 	{ "limits", "queue_max", KEY_INT, OFF(queue_max), 1, 1000000 },
 	{ "limits", "boot_timeout", KEY_INT, OFF(boot_timeout), 1, 86400 },
@@ -71,6 +72,7 @@ void config_init(struct mf_config *cfg)
 	cfg->max_log_mb = 256;
 	cfg->max_package_mb = 8192;
 	cfg->source_cache_mb = 20480;
+	cfg->poll_interval = 60;
 }
 
 void config_release(struct mf_config *cfg)

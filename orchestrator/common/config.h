@@ -51,6 +51,7 @@ struct mf_config {
 	int header_timeout;	/* seconds a client has to send a request's headers */
 	int max_log_mb;		/* largest build log (guest output) */
 	int max_package_mb;	/* most package bytes one build may harvest */
+	int poll_interval;	/* seconds between fetches of every tree; 0: none */
 	int source_cache_mb;	/* STATE/sources: verified port sources; 0: no limit */
 };
 

@@ -53,6 +53,19 @@ int name_check_tree(const char *name)
 	return name_check("tree", name, IMAGE_NAME_MAX, "_.-");
 }
 
+int rev_check(const char *rev)
+{
+	int ok = *rev && strlen(rev) <= 200 && rev[0] != '-' && !strstr(rev, "..");
+
+	for (const char *p = rev; ok && *p; p++)
+		ok = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./~^-",
+			    *p) != NULL;
+	if (!ok)
+		return mf_error(MF_E_USAGE, "'%.60s' is not a revision (a branch, a tag, a "
+				"commit id, or one with ~N or ^)", rev);
+	return 0;
+}
+
 int input_name_check(const char *name)
 {
 	/* Like a recipe name, so it is safe in paths, URLs and lists alike. */

@@ -15,6 +15,11 @@ int recipe_name_check(const char *name);
 int image_name_check(const char *name);
 /* Tree names: like image names. */
 int name_check_tree(const char *name);
+/*
+ * Revisions of a tree: branch and tag names, commit ids, with ~N or ^;
+ * no reflog (@{...}), no message search (:/...), no option-like '-'.
+ */
+int rev_check(const char *rev);
 
 /*
  * Names of input files as they will appear in the guest's packages dir:

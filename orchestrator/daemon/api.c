@@ -19,7 +19,9 @@
 #include "daemon/http.h"
 #include "daemon/scheduler.h"
 #include "daemon/tokens.h"
+#include "build/pipeline.h"
 #include "json/report.h"
+#include "ports/tree.h"
 #include "json/wire.h"
 #include "store/builds.h"
 #include "store/db.h"
@@ -175,6 +177,66 @@ out:
 	return ret;
 }
 
+/*
+ * Ports of a tree: the commit resolved once (the mirror's head as the
+ * poller last fetched it, unless one is named: a commit not yet in the
+ * mirror is fetched), every port checked and evaluated, each port once.
+ */
+static int check_ports(struct mf_state *st, const struct wire_submission *sub, char *commit,
+		       char ***ports, char **field)
+{
+	struct build_request req = { .image = sub->image, .tree = sub->tree };
+	char **v = xcalloc(sub->nports + 1, sizeof(char *));
+
+	*ports = v;
+	if (tree_resolve(st, sub->tree, sub->commit, 0, commit) < 0) {
+		*field = xstrdup(sub->commit && mf_error_class() == MF_E_USAGE ? "commit" : "tree");
+		return -1;
+	}
+	req.commit = commit;
+	for (size_t i = 0; i < sub->nports; i++) {
+		struct pipeline_checked chk;
+		req.port = sub->ports[i];
+		*field = xasprintf("ports[%zu]", i);
+		if (pipeline_check(st, &req, &chk) < 0)
+			return -1;
+		for (size_t j = 0; j < i; j++) {
+			if (!strcmp(v[j], chk.port)) {
+				free(chk.port);
+				return mf_error(MF_E_USAGE, "port %s is given twice (ports[%zu] and "
+						"ports[%zu])", v[j], j, i);
+			}
+		}
+		v[i] = chk.port;
+		free(*field);
+		*field = NULL;
+	}
+	return 0;
+}
+
+/*
+ * {"id": first, "status": "queued", "url": ...}, and for ports of a tree
+ * "commit" and "builds": [{"id", "port", "url"}, ...] (caller frees).
+ */
+static char *accepted_json(const int64_t *ids, size_t n, char **ports, const char *commit)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	strbuf_addf(&sb, "{\"id\": %lld, \"status\": \"queued\", \"url\": "
+		    "\"/api/v1/builds/%lld\"", (long long)ids[0], (long long)ids[0]);
+	if (ports) {
+		/* Port names and commit ids are checked: nothing to escape. */
+		strbuf_addf(&sb, ", \"commit\": \"%s\", \"builds\": [", commit);
+		for (size_t i = 0; i < n; i++)
+			strbuf_addf(&sb, "%s{\"id\": %lld, \"port\": \"%s\", \"url\": "
+				    "\"/api/v1/builds/%lld\"}", i ? ", " : "", (long long)ids[i],
+				    ports[i], (long long)ids[i]);
+		strbuf_addch(&sb, ']');
+	}
+	strbuf_addstr(&sb, "}\n");
+	return strbuf_detach(&sb);
+}
+
 static struct http_response *submit(struct api *a, const struct http_request *req,
 				    const char *who)
 {
@@ -182,8 +244,9 @@ static struct http_response *submit(struct api *a, const struct http_request *re
 	struct wire_submission sub;
 	struct image *img = NULL;
 	struct http_response *resp;
-	char *field = NULL, *names = NULL;
-	int64_t id;
+	char *field = NULL, *names = NULL, **ports = NULL, commit[41] = "";
+	int64_t *ids = NULL;
+	size_t n;
 	int rc;
 
 	if (!a->accepting)
@@ -195,51 +258,76 @@ static struct http_response *submit(struct api *a, const struct http_request *re
 		free(field);
 		return resp;
 	}
+	free(field);
+	field = NULL;
 	if (images_get(st->db, sub.image, &img) < 0 || images_check_usable(img) < 0) {
 		resp = fail("image");
+		goto out;
+	}
+	if (sub.tree && check_ports(st, &sub, commit, &ports, &field) < 0) {
+		resp = fail(field);
 		goto out;
 	}
 	struct queue_request qr = {
 		.image = sub.image,
 		.recipes = sub.recipes,
 		.nrecipes = sub.nrecipes,
+		.tree = sub.tree,
+		.commit = commit,
+		.ports = ports,
+		.nports = sub.nports,
 		.priority = sub.priority,
 		.timeout = sub.timeout,
 		.requested_by = who,
 	};
-	rc = queue_submit(st->db, &qr, a->cfg.queue_max, &id);
+	n = sub.tree ? sub.nports : 1;
+	ids = xcalloc(n, sizeof(*ids));
+	rc = queue_submit(st->db, &qr, a->cfg.queue_max, ids);
 	if (rc < 0) {
 		resp = fail(NULL);
 		goto out;
 	}
 	if (rc > 0) {
-		char msg[128];
-		snprintf(msg, sizeof(msg), "the queue is full (%d builds waiting); try again later",
-			 a->cfg.queue_max);
+		char msg[160];
+		snprintf(msg, sizeof(msg), "the queue is full (%d builds at most may wait); try "
+			 "again later", a->cfg.queue_max);
 		resp = error_response(429, msg, NULL);
 		http_response_header(resp, "Retry-After", "30");
 		goto out;
 	}
-	if (write_inputs(st, id, &sub, &names) < 0 ||
-	    queue_commit(st->db, id, names) < 0) {
-		char *msg = xstrdup(mf_error_msg());
-		builds_finish(st->db, id, BUILD_INFRA_ERROR, -1, msg);
-		mf_error(MF_E_INFRA, "build %lld: %s", (long long)id, msg);
-		free(msg);
-		resp = fail(NULL);
-		goto out;
+	for (size_t i = 0; i < n; i++) {
+		if (write_inputs(st, ids[i], &sub, &names) < 0 ||
+		    queue_commit(st->db, ids[i], names) < 0) {
+			char *msg = xstrdup(mf_error_msg());
+			for (size_t j = i; j < n; j++)
+				builds_finish(st->db, ids[j], BUILD_INFRA_ERROR, -1, msg);
+			mf_error(MF_E_INFRA, "build %lld: %s", (long long)ids[i], msg);
+			free(msg);
+			resp = fail(NULL);
+			goto out;
+		}
+		free(names);
+		names = NULL;
 	}
 	scheduler_wake(a->sched);
-	log_info("build %lld queued by %s: image %s, %zu recipe%s, %zu input%s, priority %d",
-		 (long long)id, who, sub.image, sub.nrecipes, sub.nrecipes == 1 ? "" : "s",
-		 sub.ninputs, sub.ninputs == 1 ? "" : "s", sub.priority);
-	char url[64], *body;
-	snprintf(url, sizeof(url), "/api/v1/builds/%lld", (long long)id);
-	body = xasprintf("{\"id\": %lld, \"status\": \"queued\", \"url\": \"%s\"}\n",
-			 (long long)id, url);
-	resp = json_response(202, body);
+	if (sub.tree)
+		log_info("build%s %lld%s queued by %s: image %s, tree %s at %.12s, %zu port%s, "
+			 "priority %d", n == 1 ? "" : "s", (long long)ids[0], n == 1 ? "" : "...",
+			 who, sub.image, sub.tree, commit, n, n == 1 ? "" : "s", sub.priority);
+	else
+		log_info("build %lld queued by %s: image %s, %zu recipe%s, %zu input%s, "
+			 "priority %d", (long long)ids[0], who, sub.image, sub.nrecipes,
+			 sub.nrecipes == 1 ? "" : "s", sub.ninputs, sub.ninputs == 1 ? "" : "s",
+			 sub.priority);
+	resp = json_response(202, accepted_json(ids, n, sub.tree ? ports : NULL,
+						sub.tree ? commit : NULL));
+	char url[64];
+	snprintf(url, sizeof(url), "/api/v1/builds/%lld", (long long)ids[0]);
 	http_response_header(resp, "Location", url);
 out:
+	free(ids);
+	mf_strv_free(ports);
+	free(field);
 	free(names);
 	image_free(img);
 	wire_submission_release(&sub);

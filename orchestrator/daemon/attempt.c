@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "ports/update.h"
 #include "store/builds.h"
 #include "store/queue.h"
 #include "store/state.h"
@@ -144,8 +145,12 @@ static enum queue_next run(const struct attempt *a, const struct build_record *r
 				      names[i]);
 	struct build_request req = {
 		.image = rec->image,
-		.recipes = recipes,
-		.nrecipes = nrecipes,
+		/* A build of a port of a tree records its one port as its recipe. */
+		.recipes = rec->tree ? NULL : recipes,
+		.nrecipes = rec->tree ? 0 : nrecipes,
+		.tree = rec->tree,
+		.commit = rec->commit,
+		.port = rec->tree ? rec->recipes : NULL,
 		.inputs = inputs,
 		.ninputs = ninputs,
 		.timeout_s = rec->timeout,
@@ -193,6 +198,12 @@ int attempt_run(const struct attempt *a)
 				res.error = xstrdup("cancelled on request");
 			}
 			pipeline_write_result(a->env->state, &res);
+			/* An update's port: a failure is retried by the next update. */
+			if (rec && rec->tree && rec->commit && !strcmp(rec->source, "update") &&
+			    update_record(a->env->state->db, rec->tree, rec->recipes, rec->commit,
+					  a->id, !strcmp(now, "succeeded"), res.error) < 0)
+				log_warnx("build %lld: cannot record its outcome for tree %s's "
+					  "updates: %s", (long long)a->id, rec->tree, mf_error_msg());
 		}
 	}
 	free(now);

@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "daemon/api.h"
+#include "daemon/poller.h"
 #include "daemon/scheduler.h"
 #include "machine/host.h"
 #include "machine/reconcile.h"
@@ -149,6 +150,7 @@ int main(int argc, char **argv)
 	};
 	struct mf_config cfg;
 	struct scheduler *sched = NULL;
+	struct poller *poller = NULL;
 	struct api *api = NULL;
 	const char *config_path = NULL;
 	int c, check = 0, verbose = 0, drain = 0, lockfd = -1, port, sig, status = 0;
@@ -197,7 +199,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	fit_fd_limit(&cfg);
-	if (api_start(&api, &cfg, sched, &port) < 0) {
+	if (api_start(&api, &cfg, sched, &port) < 0 || poller_start(&poller, &cfg, sched) < 0) {
 		log_warnx("%s", mf_error_msg());
 		status = mf_error_exit_code(mf_error_class());
 		goto out;
@@ -217,6 +219,8 @@ int main(int argc, char **argv)
 		 drain ? "; running builds finish first (signal again to interrupt them)" :
 			 "; running builds are interrupted and queued again");
 	api_stop_accepting(api);
+	poller_stop(poller);
+	poller = NULL;
 	if (drain) {
 		scheduler_drain(sched);
 		/* The API still answers (503 to new builds) while builds finish. */
@@ -235,6 +239,7 @@ int main(int argc, char **argv)
 	sched = NULL;
 	log_info("stopped");
 out:
+	poller_stop(poller);
 	api_stop(api);
 	if (sched)
 		scheduler_stop(sched, 0);

@@ -12,6 +12,7 @@
 #include "store/builds.h"
 #include "store/images.h"
 #include "store/trees.h"
+#include "ports/update.h"
 
 static char *dump(json_t *doc)
 {
@@ -160,6 +161,7 @@ static json_t *tree_object(const struct tree *t)
 	json_object_set_new(o, "fetched", time_or_null(t->fetched));
 	json_object_set_new(o, "fetch_error", str_or_null(t->fetch_error));
 	json_object_set_new(o, "processed", str_or_null(t->processed));
+	json_object_set_new(o, "update_image", str_or_null(t->update_image));
 	json_object_set_new(o, "created", time_or_null(t->created));
 	return o;
 }
@@ -332,5 +334,39 @@ char *report_health_json(int accepting, int running, int queued, int max_vms, in
 	json_object_set_new(doc, "queued", json_integer(queued));
 	json_object_set_new(doc, "max_vms", json_integer(max_vms));
 	json_object_set_new(doc, "disk_low", json_boolean(disk_low));
+	return dump(doc);
+}
+
+char *report_update_json(const char *tree, const char *image, const struct update_plan *p,
+			 const struct report_update_build *builds, int dry_run)
+{
+	json_t *doc = json_object(), *ports = json_array(), *skipped = json_array();
+
+	json_object_set_new(doc, "tree", jstr(tree));
+	json_object_set_new(doc, "image", jstr(image));
+	json_object_set_new(doc, "from", *p->from ? jstr(p->from) : json_null());
+	json_object_set_new(doc, "to", jstr(p->to));
+	json_object_set_new(doc, "dry_run", json_boolean(dry_run));
+	for (size_t i = 0; i < p->n; i++) {
+		json_t *o = json_object();
+		json_object_set_new(o, "port", jstr(p->v[i].port));
+		json_object_set_new(o, "trigger", str_or_null(p->v[i].trigger));
+		json_object_set_new(o, "retry", str_or_null(p->v[i].retry));
+		if (builds && builds[i].id) {
+			json_object_set_new(o, "build", json_integer(builds[i].id));
+			json_object_set_new(o, "status", str_or_null(builds[i].status));
+		}
+		json_array_append_new(ports, o);
+	}
+	json_object_set_new(doc, "ports", ports);
+	for (const char *s = p->skipped; s && *s;) {
+		size_t len = strcspn(s, "\n");
+		char *line = xstrndup(s, len);
+		json_array_append_new(skipped, jstr(line));
+		free(line);
+		s += len;
+		s += *s == '\n';
+	}
+	json_object_set_new(doc, "skipped", skipped);
 	return dump(doc);
 }

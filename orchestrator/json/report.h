@@ -7,6 +7,7 @@
 #define MAYFLY_REPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct build_result;
 struct build_record;
@@ -30,5 +31,19 @@ char *report_image_json(const struct image *img);
 char *report_tree_json(const struct tree *t, const struct tree_retry *retries, size_t nretries);
 char *report_trees_json(struct tree *const *v, size_t n);
 char *report_images_json(struct image *const *v, size_t n);
+
+/* One port of an update and, when it was built, its build's id and status. */
+struct update_plan;
+struct report_update_build {
+	int64_t id;		/* 0: not built */
+	const char *status;	/* NULL: not built */
+};
+/*
+ * {"tree", "image", "from" (null on the first update), "to", "dry_run",
+ *  "ports": [{"port", "trigger", "retry", "build", "status"}], "skipped": [...]}
+ * builds may be NULL (a dry run). Caller frees.
+ */
+char *report_update_json(const char *tree, const char *image, const struct update_plan *p,
+			 const struct report_update_build *builds, int dry_run);
 
 #endif

@@ -19,6 +19,9 @@ void wire_submission_release(struct wire_submission *s)
 {
 	free(s->image);
 	mf_strv_free(s->recipes);
+	free(s->tree);
+	free(s->commit);
+	mf_strv_free(s->ports);
 	for (size_t i = 0; i < s->ninputs; i++) {
 		free(s->inputs[i].name);
 		free(s->inputs[i].data);
@@ -104,15 +107,39 @@ static int parse_inputs(json_t *arr, struct wire_submission *out, char **field)
 	return 0;
 }
 
+/* A required, non-empty array of recipe (or port) names. */
+static int name_list(json_t *doc, const char *key, const char *what, char ***out, size_t *n,
+		     char **field)
+{
+	json_t *v = json_object_get(doc, key), *r;
+	char name[32];
+	size_t i;
+
+	if (!json_is_array(v) || json_array_size(v) == 0)
+		return bad(field, key, "'%s' is required: a non-empty array of %s names", key,
+			   what);
+	if (json_array_size(v) > WIRE_MAX_RECIPES)
+		return bad(field, key, "'%s' has more than 64 entries", key);
+	*out = xcalloc(json_array_size(v) + 1, sizeof(char *));
+	json_array_foreach(v, i, r) {
+		snprintf(name, sizeof(name), "%s[%zu]", key, i);
+		if (!json_is_string(r))
+			return bad(field, name, "'%s' must be a string", name);
+		if (recipe_name_check(json_string_value(r)) < 0)
+			return bad(field, name, "'%s': %s", name, mf_error_msg());
+		(*out)[(*n)++] = xstrdup(json_string_value(r));
+	}
+	return 0;
+}
+
 int wire_parse_submission(const char *body, size_t len, struct wire_submission *out,
 			  char **field)
 {
-	static const char *const known[] = { "image", "recipes", "timeout", "priority", "inputs" };
+	static const char *const known[] = { "image", "recipes", "tree", "commit", "ports",
+					     "timeout", "priority", "inputs" };
 	json_error_t jerr;
 	json_t *doc, *v;
 	const char *key;
-	char name[32];
-	size_t i;
 	int ret = -1;
 
 	memset(out, 0, sizeof(*out));
@@ -131,8 +158,8 @@ int wire_parse_submission(const char *body, size_t len, struct wire_submission *
 			if (!strcmp(key, known[k]))
 				break;
 		if (k == sizeof(known) / sizeof(known[0])) {
-			bad(field, key, "unknown field '%s' (known: image, recipes, timeout, "
-				"priority, inputs)", key);
+			bad(field, key, "unknown field '%s' (known: image, recipes, tree, commit, "
+				"ports, timeout, priority, inputs)", key);
 			goto out;
 		}
 	}
@@ -147,29 +174,41 @@ int wire_parse_submission(const char *body, size_t len, struct wire_submission *
 	}
 	out->image = xstrdup(json_string_value(v));
 
-	v = json_object_get(doc, "recipes");
-	if (!json_is_array(v) || json_array_size(v) == 0) {
-		bad(field, "recipes", "'%s' is required: a non-empty array of recipe names", "recipes");
-		goto out;
-	}
-	if (json_array_size(v) > WIRE_MAX_RECIPES) {
-		bad(field, "recipes", "'%s' has more than 64 entries", "recipes");
-		goto out;
-	}
-	out->recipes = xcalloc(json_array_size(v) + 1, sizeof(char *));
-	json_t *r;
-	json_array_foreach(v, i, r) {
-		snprintf(name, sizeof(name), "recipes[%zu]", i);
-		if (!json_is_string(r)) {
-			bad(field, name, "'%s' must be a string", name);
+	v = json_object_get(doc, "tree");
+	if (v) {
+		if (!json_is_string(v)) {
+			bad(field, "tree", "'%s' must be a string", "tree");
 			goto out;
 		}
-		if (recipe_name_check(json_string_value(r)) < 0) {
-			bad(field, name, "'%s': %s", name, mf_error_msg());
+		if (name_check_tree(json_string_value(v)) < 0) {
+			bad(field, "tree", "'%s': %s", "tree", mf_error_msg());
 			goto out;
 		}
-		out->recipes[out->nrecipes++] = xstrdup(json_string_value(r));
+		out->tree = xstrdup(json_string_value(v));
+		if (json_object_get(doc, "recipes")) {
+			bad(field, "recipes", "give either '%s' or 'tree' and 'ports'", "recipes");
+			goto out;
+		}
+	} else if (json_object_get(doc, "ports") || json_object_get(doc, "commit")) {
+		bad(field, "tree", "'%s' is required with 'ports' and 'commit'", "tree");
+		goto out;
 	}
+	v = json_object_get(doc, "commit");
+	if (v) {
+		if (!json_is_string(v)) {
+			bad(field, "commit", "'%s' must be a string", "commit");
+			goto out;
+		}
+		if (rev_check(json_string_value(v)) < 0) {
+			bad(field, "commit", "'%s': %s", "commit", mf_error_msg());
+			goto out;
+		}
+		out->commit = xstrdup(json_string_value(v));
+	}
+	if (name_list(doc, out->tree ? "ports" : "recipes", out->tree ? "port" : "recipe",
+		      out->tree ? &out->ports : &out->recipes,
+		      out->tree ? &out->nports : &out->nrecipes, field) < 0)
+		goto out;
 	if (int_field(doc, "timeout", 1, 7 * 86400, &out->timeout, field) < 0 ||
 	    int_field(doc, "priority", -WIRE_PRIORITY_MAX, WIRE_PRIORITY_MAX, &out->priority,
 		      field) < 0)
@@ -199,9 +238,18 @@ char *wire_submission_json(const struct wire_submission *s)
 	char *text, *out;
 
 	json_object_set_new(doc, "image", json_string(s->image));
-	for (size_t i = 0; i < s->nrecipes; i++)
-		json_array_append_new(recipes, json_string(s->recipes[i]));
-	json_object_set_new(doc, "recipes", recipes);
+	if (s->tree) {
+		json_object_set_new(doc, "tree", json_string(s->tree));
+		if (s->commit)
+			json_object_set_new(doc, "commit", json_string(s->commit));
+		for (size_t i = 0; i < s->nports; i++)
+			json_array_append_new(recipes, json_string(s->ports[i]));
+		json_object_set_new(doc, "ports", recipes);
+	} else {
+		for (size_t i = 0; i < s->nrecipes; i++)
+			json_array_append_new(recipes, json_string(s->recipes[i]));
+		json_object_set_new(doc, "recipes", recipes);
+	}
 	if (s->timeout)
 		json_object_set_new(doc, "timeout", json_integer(s->timeout));
 	if (s->priority)
@@ -371,16 +419,37 @@ int wire_parse_records(const char *json, struct build_record ***out, size_t *n)
 	return 0;
 }
 
-int wire_parse_id(const char *json, int64_t *id)
+int wire_parse_ids(const char *json, int64_t **ids, size_t *n)
 {
 	json_t *doc = json_loads(json, 0, NULL);
-	json_t *v = json_object_get(doc, "id");
+	json_t *v = json_object_get(doc, "id"), *builds = json_object_get(doc, "builds"), *b;
+	size_t i;
 	int ok = json_is_integer(v);
 
-	if (ok)
-		*id = json_integer_value(v);
+	*ids = NULL;
+	*n = 0;
+	if (ok && json_is_array(builds) && json_array_size(builds) > 0) {
+		*ids = xcalloc(json_array_size(builds), sizeof(int64_t));
+		json_array_foreach(builds, i, b) {
+			json_t *id = json_object_get(b, "id");
+			if (!json_is_integer(id)) {
+				ok = 0;
+				break;
+			}
+			(*ids)[(*n)++] = json_integer_value(id);
+		}
+	} else if (ok) {
+		*ids = xcalloc(1, sizeof(int64_t));
+		(*ids)[(*n)++] = json_integer_value(v);
+	}
 	json_decref(doc);
-	return ok ? 0 : mf_error(MF_E_INFRA, "mayflyd's answer has no build id");
+	if (!ok) {
+		free(*ids);
+		*ids = NULL;
+		*n = 0;
+		return mf_error(MF_E_INFRA, "mayflyd's answer has no build id");
+	}
+	return 0;
 }
 
 char *wire_error_text(const char *json)

@@ -28,8 +28,12 @@ struct wire_input {
 
 struct wire_submission {
 	char *image;
-	char **recipes;		/* NULL-terminated */
+	char **recipes;		/* NULL-terminated; or: */
 	size_t nrecipes;
+	char *tree;		/* ports of a ports tree, one build each */
+	char *commit;		/* NULL: the tree's head */
+	char **ports;		/* NULL-terminated */
+	size_t nports;
 	int timeout;		/* 0: the default */
 	int priority;
 	struct wire_input *inputs;
@@ -50,8 +54,8 @@ char *wire_submission_json(const struct wire_submission *s);
 int wire_parse_record(const char *json, struct build_record **out);
 /* Reads {"builds": [...]} (report_records_json) back; free with build_records_free(). */
 int wire_parse_records(const char *json, struct build_record ***out, size_t *n);
-/* The "id" of a 202 answer. */
-int wire_parse_id(const char *json, int64_t *id);
+/* The ids of a 202 answer: "builds"[].id when there, else "id" (caller frees *ids). */
+int wire_parse_ids(const char *json, int64_t **ids, size_t *n);
 /* The "error" (and "field") of an error answer, or NULL; caller frees. */
 char *wire_error_text(const char *json);
 

@@ -7,11 +7,13 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/names.h"
 #include "common/strbuf.h"
 #include "common/util.h"
 
 struct mirror {
 	git_repository *repo;
+	git_odb *odb;		/* opened on first use */
 	char *dir;
 };
 
@@ -54,6 +56,7 @@ void mirror_close(struct mirror *m)
 {
 	if (!m)
 		return;
+	git_odb_free(m->odb);
 	git_repository_free(m->repo);
 	free(m->dir);
 	free(m);
@@ -222,26 +225,13 @@ out:
 
 /* --- reading */
 
-static int rev_chars_ok(const char *rev)
-{
-	if (!*rev || strlen(rev) > 200 || rev[0] == '-')
-		return 0;
-	for (const char *p = rev; *p; p++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./~^-",
-			    *p))
-			return 0;
-	return !strstr(rev, "..");
-}
-
 int mirror_resolve(struct mirror *m, const char *rev, char out[MIRROR_ID_LEN])
 {
 	git_object *obj = NULL, *commit = NULL;
 	int ret = -1;
 
-	/* Only names and ids: no reflog (@{...}), no message search (:/...). */
-	if (!rev_chars_ok(rev))
-		return mf_error(MF_E_USAGE, "'%.60s' is not a revision (a branch, a commit id, "
-				"or one with ~N or ^)", rev);
+	if (rev_check(rev) < 0)
+		return -1;
 	if (git_revparse_single(&obj, m->repo, rev) < 0) {
 		const git_error *e = git_error_last();
 		mf_error(MF_E_USAGE, "unknown commit '%s'%s%s", rev,
@@ -382,6 +372,22 @@ int mirror_read_blob(struct mirror *m, const char *blob, char **data, size_t *le
 	if (git_oid_fromstr(&oid, blob) < 0)
 		return mf_error(MF_E_INFRA, "'%.40s' is not a blob id", blob);
 	return read_oid(m, &oid, data, len);
+}
+
+int mirror_blob_size(struct mirror *m, const char *blob, uint64_t *size)
+{
+	git_object_t type;
+	git_oid oid;
+	size_t n;
+
+	if (git_oid_fromstr(&oid, blob) < 0)
+		return mf_error(MF_E_INFRA, "'%.40s' is not a blob id", blob);
+	if (!m->odb && git_repository_odb(&m->odb, m->repo) < 0)
+		return git_fail(MF_E_INFRA, "cannot open the object database");
+	if (git_odb_read_header(&n, &type, m->odb, &oid) < 0)
+		return git_fail(MF_E_INFRA, "cannot read a blob");
+	*size = n;
+	return 0;
 }
 
 int mirror_read_path(struct mirror *m, const char *commit, const char *path, char **data,

@@ -63,6 +63,8 @@ int mirror_walk(struct mirror *m, const char *commit, const char *prefix,
 
 /* A blob's content (caller frees; NUL-terminated for convenience). */
 int mirror_read_blob(struct mirror *m, const char *blob, char **data, size_t *len);
+/* A blob's size, from its header (without reading it whole). */
+int mirror_blob_size(struct mirror *m, const char *blob, uint64_t *size);
 /* A file of a commit by path: 1 with *data, 0 if there is no such file. */
 int mirror_read_path(struct mirror *m, const char *commit, const char *path, char **data,
 		     size_t *len, char blob[MIRROR_ID_LEN]);

@@ -8,6 +8,8 @@
 #include "common/names.h"
 #include "common/strbuf.h"
 #include "common/util.h"
+#include "store/images.h"
+#include "store/trees.h"
 #include "ports/version.h"
 
 /* --- the index */
@@ -185,6 +187,27 @@ void port_packages(const struct port_ctx *c, struct port *port)
 	}
 }
 
+void port_ctx_init(struct port_ctx *c, struct recipe_env *env, struct db *db, struct mirror *m,
+		   const char *commit, const struct port_index *idx, const struct image *img,
+		   const struct tree *t)
+{
+	const struct image_settings *s = &img->settings;
+
+	memset(env, 0, sizeof(*env));
+	env->target_arch = s->target_arch;
+	env->tree_path = s->tree_path;
+	env->packager = t->packager;
+	env->allow_untested = t->allow_untested;
+	memset(c, 0, sizeof(*c));
+	c->db = db;
+	c->m = m;
+	c->commit = commit;
+	c->idx = idx;
+	c->env = env;
+	c->secondary_arches = s->secondary_arches;
+	c->create_source_packages = t->create_source_packages;
+}
+
 /* --- resolving */
 
 /* "zlib", "zlib-1.3.2", "zlib-1.3.2-3" into name, version, revision. */
@@ -307,8 +330,14 @@ int port_resolve(const struct port_ctx *c, const char *spec, struct port **out)
 			verdict = status_name(s);
 		else if (revision >= 0 && r->revision != revision)
 			verdict = "another revision";
-		if (verdict) {
+		if (verdict && r->error) {
+			strbuf_addf(&why, "%s%s: the recipe %s/%s does not evaluate: %s",
+				    why.len ? "; " : "", r->version, jobs[i].port_dir, jobs[i].file,
+				    verdict);
+		} else if (verdict) {
 			strbuf_addf(&why, "%s%s: %s", why.len ? "; " : "", r->version, verdict);
+		}
+		if (verdict) {
 			if (r->error && version) {
 				/* The version asked for does not evaluate: say so plainly. */
 				mf_error(MF_E_USAGE, "the recipe %s/%s does not evaluate: %s",

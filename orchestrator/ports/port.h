@@ -71,6 +71,18 @@ struct port_ctx {
 	int create_source_packages;
 };
 
+struct image;
+struct tree;
+
+/*
+ * The context of ports of tree t at a commit built on image img: the
+ * recipes evaluated with the image's architectures and TREE_PATH and the
+ * tree's settings. env and c are filled; they point into img and t.
+ */
+void port_ctx_init(struct port_ctx *c, struct recipe_env *env, struct db *db, struct mirror *m,
+		   const char *commit, const struct port_index *idx, const struct image *img,
+		   const struct tree *t);
+
 /*
  * Resolves "name" (its active version) or "name-version", "name_arch" and
  * "name_arch-version" to a port. MF_E_USAGE naming what is wrong: no such

@@ -798,7 +798,14 @@ static int run_batch(const struct work *w, const struct recipe_env *env, size_t 
 						      "than its share of memory or processes, and "
 						      "was cut off", job_seconds(env));
 			} else {
-				char *e = xstrndup(errline, elen);
+				char *e = xstrndup(errline, elen), *msg = e;
+				/* "/mayfly/recipe-3: line 2: ...": the caller names the file. */
+				if (!strncmp(msg, "/mayfly/recipe-", 15)) {
+					char *colon = strstr(msg, ": ");
+					if (colon)
+						msg = colon + 2;
+				}
+				memmove(e, msg, strlen(msg) + 1);
 				mf_scrub_controls(e, 0);
 				errs[job] = xasprintf("bash could not evaluate it (status %lu): %s",
 						      st, *e ? e : "no message");

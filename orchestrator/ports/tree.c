@@ -2,8 +2,10 @@
 #include "ports/tree.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +15,7 @@
 #include "common/strbuf.h"
 #include "common/util.h"
 #include "store/db.h"
+#include "store/images.h"
 #include "store/state.h"
 
 static char *mirror_dir(const struct mf_state *st, const char *name)
@@ -101,6 +104,12 @@ int tree_add_check(struct mf_state *st, const struct tree_add_opts *o)
 		return -1;
 	if (o->packager && packager_check(o->packager) < 0)
 		return -1;
+	if (o->update_image) {
+		struct image *img = NULL;
+		if (images_get(st->db, o->update_image, &img) < 0)
+			return mf_error_wrap("--update-image");
+		image_free(img);
+	}
 	if (trees_get(st->db, o->name, &t) == 0) {
 		tree_free(t);
 		return mf_error(MF_E_USAGE, "tree '%s' already exists (remove it first with "
@@ -130,18 +139,40 @@ static void auth_of(const struct tree *t, struct mirror_auth *a)
 		a->token_file = t->credentials + 11;
 }
 
+/*
+ * One fetch of a tree at a time, across processes (vmctl, mayflyd's
+ * poller, an API request): libgit2 does not expect two in one repository.
+ */
+static int lock_tree(struct mf_state *st, const char *name)
+{
+	char *path = xasprintf("%s/%s.lock", st->trees_dir, name);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+		mf_error_errno(MF_E_INFRA, "cannot lock %s", path);
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+	free(path);
+	return fd;
+}
+
 /* Fetches into the mirror; records the outcome either way. */
 static int fetch(struct mf_state *st, const struct tree *t, char head[MIRROR_ID_LEN])
 {
 	struct mirror *m = NULL;
 	struct mirror_auth auth;
-	int ret;
+	int ret, lock;
 
 	auth_of(t, &auth);
+	if ((lock = lock_tree(st, t->name)) < 0)
+		return -1;
 	ret = tree_mirror(st, t, &m);
 	if (ret == 0)
 		ret = mirror_fetch(m, t->url, t->branch, &auth, head);
 	mirror_close(m);
+	close(lock);
 	if (ret < 0) {
 		struct mf_error_saved e;
 		mf_error_wrap("fetching tree '%s'", t->name);
@@ -163,6 +194,7 @@ int tree_add(struct mf_state *st, const struct tree_add_opts *o, struct tree **o
 		.allow_untested = o->allow_untested,
 		.allow_unsafe_sources = o->allow_unsafe_sources,
 		.create_source_packages = o->create_source_packages,
+		.update_image = (char *)o->update_image,
 		.created = mf_wall_seconds(),
 	};
 	char head[MIRROR_ID_LEN], *dir = NULL;
@@ -200,13 +232,67 @@ int tree_sync(struct mf_state *st, const char *name, struct tree **out)
 	char head[MIRROR_ID_LEN];
 	int ret;
 
-	*out = NULL;
+	if (out)
+		*out = NULL;
 	if (trees_get(st->db, name, &t) < 0)
 		return -1;
 	ret = fetch(st, t, head);
 	tree_free(t);
-	if (ret == 0)
+	if (ret == 0 && out)
 		ret = trees_get(st->db, name, out);
+	return ret;
+}
+
+int tree_set_update_image(struct mf_state *st, const char *name, const char *image)
+{
+	struct tree *t = NULL;
+	struct image *img = NULL;
+
+	if (trees_get(st->db, name, &t) < 0)
+		return -1;
+	tree_free(t);
+	if (image && images_get(st->db, image, &img) < 0)
+		return -1;
+	image_free(img);
+	return trees_set_update_image(st->db, name, image);
+}
+
+int tree_resolve(struct mf_state *st, const char *name, const char *rev, int sync,
+		 char out[MIRROR_ID_LEN])
+{
+	struct tree *t = NULL;
+	struct mirror *m = NULL;
+	int ret = -1;
+
+	if (trees_get(st->db, name, &t) < 0)
+		return -1;
+	if (!rev && sync && tree_sync(st, name, NULL) < 0)
+		goto out;
+	if (tree_mirror(st, t, &m) < 0)
+		goto out;
+	ret = mirror_resolve(m, rev ? rev : "HEAD", out);
+	if (ret < 0 && rev && mf_error_class() == MF_E_USAGE) {
+		/* Not (yet) in the mirror: fetch once, then it must be there. */
+		struct mf_error_saved e;
+		mf_error_save(&e);
+		mirror_close(m);
+		m = NULL;
+		if (tree_sync(st, name, NULL) < 0) {
+			mf_error_wrap("tree '%s' has no commit '%s' yet, and fetching it failed",
+				      name, rev);
+			free(e.msg);
+			goto out;
+		}
+		mf_error_restore(&e);
+		if (tree_mirror(st, t, &m) < 0)
+			goto out;
+		ret = mirror_resolve(m, rev, out);
+	}
+	if (ret < 0)
+		mf_error_wrap("tree '%s'", name);
+out:
+	mirror_close(m);
+	tree_free(t);
 	return ret;
 }
 
@@ -241,6 +327,9 @@ int tree_remove(struct mf_state *st, const char *name)
 	dir = mirror_dir(st, name);
 	if (mf_rm_rf(dir) < 0)
 		log_warnx("%s", mf_error_msg());
+	free(dir);
+	dir = xasprintf("%s/%s.lock", st->trees_dir, name);
+	unlink(dir);
 	ret = 0;
 	goto out;
 rollback:

@@ -22,6 +22,7 @@ struct tree_add_opts {
 	const char *ssh_key;		/* NULL: none */
 	const char *token_file;		/* NULL: none */
 	const char *packager;		/* NULL: TREE_DEFAULT_PACKAGER */
+	const char *update_image;	/* NULL: none (mayflyd only fetches) */
 	int allow_untested, allow_unsafe_sources, create_source_packages;
 };
 
@@ -32,8 +33,18 @@ int tree_add_check(struct mf_state *st, const struct tree_add_opts *o);
  * registered and no mirror is left.
  */
 int tree_add(struct mf_state *st, const struct tree_add_opts *o, struct tree **out);
-/* Fetches a tree and records the outcome; -1 (MF_E_INFRA) if the fetch failed. */
+/* Fetches a tree and records the outcome; -1 (MF_E_INFRA) if the fetch failed. out may be NULL. */
 int tree_sync(struct mf_state *st, const char *name, struct tree **out);
+/*
+ * The full id of a revision of the tree (rev NULL: its head). With sync,
+ * the head is fetched first; a revision not in the mirror is fetched
+ * once in any case. MF_E_USAGE for an unknown tree or revision,
+ * MF_E_INFRA when the fetch fails.
+ */
+int tree_resolve(struct mf_state *st, const char *name, const char *rev, int sync,
+		 char out[MIRROR_ID_LEN]);
+/* Sets (image) or clears (NULL) the image mayflyd builds the tree's updates on. */
+int tree_set_update_image(struct mf_state *st, const char *name, const char *image);
 /* Removes the record and the mirror; refused while builds of the tree run or wait. */
 int tree_remove(struct mf_state *st, const char *name);
 

@@ -310,7 +310,23 @@ int images_delete_unused(struct db *db, const char *name)
 
 	if (busy_builds(db, name, &running, &waiting) < 0)
 		return -1;
-	if (running || waiting) {
+	struct db_stmt *st = NULL;
+	struct strbuf trees = STRBUF_INIT;
+	int rc;
+	if (db_prepare(db, &st, "SELECT name FROM trees WHERE update_image = ? ORDER BY name") < 0)
+		goto out;
+	db_bind_text(st, 1, name);
+	while ((rc = db_step(st)) == 1)
+		strbuf_addf(&trees, "%s%s", trees.len ? ", " : "", db_col_text(st, 0));
+	db_finalize(st);
+	if (rc < 0)
+		goto out;
+	if (trees.len) {
+		mf_error(MF_E_USAGE, "image '%s' builds the updates of tree%s %s; give %s another "
+			 "image first (vmctl tree set NAME --update-image IMAGE)", name,
+			 strchr(trees.buf, ',') ? "s" : "", trees.buf,
+			 strchr(trees.buf, ',') ? "them" : "it");
+	} else if (running || waiting) {
 		const char *ids = running ? running : waiting;
 		mf_error(MF_E_USAGE, "image '%s' %s build%s %s; %s", name,
 			 running ? "is in use by running" : "has queued", strchr(ids, ',') ? "s" : "",
@@ -319,6 +335,8 @@ int images_delete_unused(struct db *db, const char *name)
 	}
 	else if (db_execf(db, "DELETE FROM images WHERE name = ?", "t", name) == 0)
 		ret = 0;
+out:
+	strbuf_release(&trees);
 	free(running);
 	free(waiting);
 	return ret;

@@ -31,10 +31,40 @@ static int count_where(struct db *db, const char *sql, int *out)
 	return rc < 0 ? -1 : 0;
 }
 
-int queue_submit(struct db *db, const struct queue_request *r, int queue_max, int64_t *id)
+/* One accepted build of the request (inside the caller's transaction). */
+static int insert(struct db *db, const struct queue_request *r, const char *recipes, int64_t *id)
+{
+	struct db_stmt *st = NULL;
+
+	if (db_prepare(db, &st, "INSERT INTO builds (image, recipes, tree, commit_id, status, "
+				"source, priority, timeout, requested_by, created) "
+				"VALUES (?, ?, ?, ?, 'accepted', ?, ?, ?, ?, ?) RETURNING id") < 0)
+		return -1;
+	db_bind_text(st, 1, r->image);
+	db_bind_text(st, 2, recipes);
+	if (r->tree) {
+		db_bind_text(st, 3, r->tree);
+		db_bind_text(st, 4, r->commit);
+	}
+	db_bind_text(st, 5, r->source ? r->source : "api");
+	db_bind_int(st, 6, r->priority);
+	if (r->timeout > 0)
+		db_bind_int(st, 7, r->timeout);
+	db_bind_text(st, 8, r->requested_by);
+	db_bind_int(st, 9, mf_wall_seconds());
+	if (db_step(st) != 1) {
+		db_finalize(st);
+		return -1;
+	}
+	*id = db_col_int(st, 0);
+	db_finalize(st);
+	return 0;
+}
+
+int queue_submit(struct db *db, const struct queue_request *r, int queue_max, int64_t *ids)
 {
 	struct strbuf recipes = STRBUF_INIT;
-	struct db_stmt *st = NULL;
+	size_t n = r->tree ? r->nports : 1;
 	int waiting, ret = -1;
 
 	for (size_t i = 0; i < r->nrecipes; i++)
@@ -44,33 +74,18 @@ int queue_submit(struct db *db, const struct queue_request *r, int queue_max, in
 	if (count_where(db, "SELECT count(*) FROM builds WHERE status IN ('accepted', 'queued')",
 			&waiting) < 0)
 		goto rollback;
-	if (waiting >= queue_max) {
+	if ((size_t)waiting + n > (size_t)queue_max) {
 		ret = 1;
 		goto rollback;
 	}
-	if (db_prepare(db, &st, "INSERT INTO builds (image, recipes, status, source, priority, "
-				"timeout, requested_by, created) "
-				"VALUES (?, ?, 'accepted', 'api', ?, ?, ?, ?) RETURNING id") < 0)
-		goto rollback;
-	db_bind_text(st, 1, r->image);
-	db_bind_text(st, 2, recipes.buf);
-	db_bind_int(st, 3, r->priority);
-	if (r->timeout > 0)
-		db_bind_int(st, 4, r->timeout);
-	db_bind_text(st, 5, r->requested_by);
-	db_bind_int(st, 6, mf_wall_seconds());
-	if (db_step(st) != 1)
-		goto rollback;
-	*id = db_col_int(st, 0);
-	db_finalize(st);
-	st = NULL;
+	for (size_t i = 0; i < n; i++)
+		if (insert(db, r, r->tree ? r->ports[i] : recipes.buf, &ids[i]) < 0)
+			goto rollback;
 	if (db_commit(db) < 0)
 		goto out;
 	ret = 0;
 	goto out;
 rollback:
-	db_finalize(st);
-	st = NULL;
 	db_rollback(db);
 out:
 	strbuf_release(&recipes);

@@ -25,18 +25,24 @@ struct db;
 
 struct queue_request {
 	const char *image;
-	char *const *recipes;
+	char *const *recipes;	/* one build of these recipes, or */
 	size_t nrecipes;
+	const char *tree;	/* one build of each port of the tree at the commit */
+	const char *commit;	/* a full commit id */
+	char *const *ports;
+	size_t nports;
+	const char *source;	/* "api" (NULL) or "update" */
 	int priority;		/* higher runs first */
 	int timeout;		/* seconds for the build command; 0: the default */
 	const char *requested_by;
 };
 
 /*
- * Records an accepted build (not yet claimable). Returns 0 and *id, 1 when
- * queue_max builds are already waiting, -1 on error.
+ * Records the accepted builds of a request (not yet claimable), all or
+ * none: one, or one per port. Returns 0 and their ids in ids[], 1 when
+ * they would make more than queue_max builds wait, -1 on error.
  */
-int queue_submit(struct db *db, const struct queue_request *r, int queue_max, int64_t *id);
+int queue_submit(struct db *db, const struct queue_request *r, int queue_max, int64_t *ids);
 /* Makes an accepted build claimable; inputs is its input names (or NULL). */
 int queue_commit(struct db *db, int64_t id, const char *inputs);
 

@@ -103,6 +103,7 @@ static const char *const migrations[] = {
 	" fetched INTEGER,"
 	" fetch_error TEXT,"
 	" processed TEXT,"
+	" update_image TEXT,"
 	" created INTEGER NOT NULL);"
 	"CREATE TABLE tree_retries ("
 	" tree TEXT NOT NULL REFERENCES trees(name) ON DELETE CASCADE,"

@@ -11,7 +11,7 @@
 
 #define TREE_COLUMNS \
 	"name, url, branch, credentials, packager, allow_untested, allow_unsafe_sources, " \
-	"create_source_packages, head, fetched, fetch_error, processed, created"
+	"create_source_packages, head, fetched, fetch_error, processed, created, update_image"
 
 void tree_free(struct tree *t)
 {
@@ -25,6 +25,7 @@ void tree_free(struct tree *t)
 	free(t->head);
 	free(t->fetch_error);
 	free(t->processed);
+	free(t->update_image);
 	free(t);
 }
 
@@ -45,6 +46,7 @@ static struct tree *tree_from_row(struct db_stmt *st)
 	t->fetch_error = xstrdup_or_null(db_col_text(st, 10));
 	t->processed = xstrdup_or_null(db_col_text(st, 11));
 	t->created = db_col_int(st, 12);
+	t->update_image = xstrdup_or_null(db_col_text(st, 13));
 	return t;
 }
 
@@ -116,10 +118,10 @@ int trees_insert(struct db *db, const struct tree *t)
 {
 	int rc = db_execf(db, "INSERT INTO trees (name, url, branch, credentials, packager, "
 			      "allow_untested, allow_unsafe_sources, create_source_packages, "
-			      "created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", "tttttiiii", t->name,
-			  t->url, t->branch, t->credentials, t->packager,
+			      "created, update_image) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			  "tttttiiiit", t->name, t->url, t->branch, t->credentials, t->packager,
 			  (int64_t)t->allow_untested, (int64_t)t->allow_unsafe_sources,
-			  (int64_t)t->create_source_packages, t->created);
+			  (int64_t)t->create_source_packages, t->created, t->update_image);
 
 	if (rc < 0 && mf_error_class() == MF_E_CONFLICT)
 		return mf_error(MF_E_USAGE, "tree '%s' already exists", t->name);
@@ -138,6 +140,11 @@ int trees_fetched(struct db *db, const char *name, const char *head, const char 
 				name);
 	return db_execf(db, "UPDATE trees SET head = ?, fetched = ?, fetch_error = NULL "
 			    "WHERE name = ?", "tit", head, mf_wall_seconds(), name);
+}
+
+int trees_set_update_image(struct db *db, const char *name, const char *image)
+{
+	return db_execf(db, "UPDATE trees SET update_image = ? WHERE name = ?", "tt", image, name);
 }
 
 int trees_set_processed(struct db *db, const char *name, const char *commit)

@@ -32,6 +32,7 @@ struct tree {
 	int64_t fetched;	/* when (seconds since the epoch), 0: never */
 	char *fetch_error;	/* what the last fetch said when it failed, or NULL */
 	char *processed;	/* update mode: the last commit processed, or NULL */
+	char *update_image;	/* mayflyd builds the changed ports on it; NULL: only fetches */
 	int64_t created;
 };
 
@@ -47,6 +48,7 @@ int trees_delete(struct db *db, const char *name);
 /* A fetch's outcome: head (good) or error (the head stays). */
 int trees_fetched(struct db *db, const char *name, const char *head, const char *error);
 int trees_set_processed(struct db *db, const char *name, const char *commit);
+int trees_set_update_image(struct db *db, const char *name, const char *image);
 
 /* Ports of a tree whose update build failed: the next update retries them. */
 struct tree_retry {

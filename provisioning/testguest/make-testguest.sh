@@ -10,7 +10,7 @@
 #   host_key.pub               the guest's SSH host key, to pin with --host-key
 #
 # Uses Debian packages only (linux-image-amd64, busybox-static, openssh-server,
-# syslinux, mtools, dosfstools, fdisk, e2fsprogs, cpio, qemu-utils); needs no
+# syslinux, mtools, dosfstools, fdisk, e2fsprogs, cpio, qemu-utils, git); needs no
 # root mounts and no network. Rebuilds only when an input changed.
 set -eu
 
@@ -21,7 +21,7 @@ out=$1
 here=$(cd "$(dirname "$0")" && pwd)
 files=$here/files
 
-for tool in busybox sshd ssh-keygen mkfs.vfat mcopy syslinux sfdisk mke2fs cpio qemu-img gzip; do
+for tool in busybox sshd ssh-keygen mkfs.vfat mcopy syslinux sfdisk mke2fs cpio qemu-img gzip git; do
 	command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || [ -x "/sbin/$tool" ] ||
 		die "'$tool' is missing (install the packages listed in this script's header)"
 done
@@ -123,6 +123,9 @@ install -m 755 "$files/sshd-up.sh" "$root/etc/sshd-up.sh"
 install -m 600 "$files/sshd_config" "$root/etc/ssh/sshd_config"
 install -m 755 "$files/haikuporter" "$root/boot/system/bin/haikuporter"
 ln -sf /boot/system/bin/haikuporter "$root/bin/haikuporter"
+install -m 755 "$files/tree-digest" "$root/boot/system/bin/tree-digest"
+mkdir -p "$root/boot/system/boot"
+install -m 644 "$files/SetupEnvironment" "$root/boot/system/boot/SetupEnvironment"
 cat > "$root/etc/passwd" <<'PW'
 user:x:0:0:Haiku user:/boot/home:/bin/sh
 sshd:x:100:65534:sshd privilege separation:/run/sshd:/bin/false
@@ -142,6 +145,19 @@ ssh-keygen -q -t ed25519 -N '' -C mayfly-testguest-host -f "$root/etc/ssh/ssh_ho
 ssh-keygen -q -t ed25519 -N '' -C mayfly-testguest-login -f "$out/id_ed25519"
 cp "$root/etc/ssh/ssh_host_ed25519_key.pub" "$out/host_key.pub"
 cp "$out/id_ed25519.pub" "$root/boot/home/.ssh/authorized_keys"
+
+# The ports tree: a git checkout of the seed commit (image add reads its
+# HEAD), made stale the way long-lived builders drift: a file the commit
+# does not have, a tracked file changed, one deleted, HaikuPorter's state.
+sh "$files/ports-seed.sh" "$work/seed" >/dev/null
+cp -a "$work/seed/." "$root/boot/home/haikuports/"
+tree=$root/boot/home/haikuports
+mkdir -p "$tree/app-misc/stale" "$tree/dev-libs/alpha/work-1.0" "$tree/dev-libs/alpha/download"
+echo 'SUMMARY="left over from an old build"' > "$tree/app-misc/stale/stale-1.0.recipe"
+echo '# edited on the builder' >> "$tree/dev-libs/alpha/alpha-1.0.recipe"
+rm "$tree/sys-apps/gamma/gamma-1.0.recipe"
+echo stale > "$tree/dev-libs/alpha/work-1.0/build.log"
+echo stale > "$tree/dev-libs/alpha/download/alpha-1.0.tar.gz"
 
 # A package that was in the image before any build; never to be harvested.
 printf 'preinstalled package of the golden image\n' \

@@ -259,11 +259,42 @@ force_cleanup() {
 	done
 }
 
+# Starts CMD in the background (output in $TEST_TMP/helper.N.log); the
+# cleanup trap stops it. Call it outside test_expect (its subshell would
+# lose nothing, but keep helpers visible at the top level).
+start_helper() {
+	touch "$TEST_TMP/helpers"
+	n=$(($(wc -l < "$TEST_TMP/helpers") + 1))
+	"$@" > "$TEST_TMP/helper.$n.log" 2>&1 &
+	echo $! >> "$TEST_TMP/helpers"
+	HELPER_LOG=$TEST_TMP/helper.$n.log
+}
+
+# Serves directory $1 over HTTP on 127.0.0.1 (python3); its URL in $SOURCE_URL.
+start_source_server() {
+	start_helper python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$1"
+	i=0
+	until grep -q "Serving HTTP" "$HELPER_LOG"; do
+		i=$((i + 1))
+		[ $i -le 100 ] || { echo "the source server did not start:"; cat "$HELPER_LOG"; return 1; }
+		sleep 0.1
+	done
+	SOURCE_URL=http://127.0.0.1:$(sed -n 's/.* port \([0-9]*\) .*/\1/p' "$HELPER_LOG" | head -1)
+}
+
 cleanup() {
 	status=$?
 	trap - EXIT INT TERM
 	stop_daemon TERM
 	unset MAYFLY_URL
+	# Helpers the file started (source servers...): "start_helper CMD...".
+	for pid in $(cat "$TEST_TMP/helpers" 2>/dev/null); do
+		kill "$pid" 2>/dev/null || true
+	done
+	# Trees first: an image that builds a tree's updates cannot be removed.
+	for t in $("$VMCTL" tree list --json 2>/dev/null | jq -r '.[].name' 2>/dev/null); do
+		"$VMCTL" tree rm "$t" >/dev/null 2>&1 || say "# could not remove tree $t"
+	done
 	# Remove the images the file registered: the pool goes with the last one.
 	for img in $("$VMCTL" image list --json 2>/dev/null | jq -r '.[].name' 2>/dev/null); do
 		"$VMCTL" image rm "$img" >/dev/null 2>&1 || say "# could not remove image $img"

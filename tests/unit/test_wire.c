@@ -68,6 +68,10 @@ static void parse_refused(const char *body, const char *want_field, const char *
 	assert_int_equal(s.nrecipes, 0);
 	assert_null(s.inputs);
 	assert_int_equal(s.ninputs, 0);
+	assert_null(s.tree);
+	assert_null(s.commit);
+	assert_null(s.ports);
+	assert_int_equal(s.nports, 0);
 	assert_int_equal(s.timeout, 0);
 	assert_int_equal(s.priority, 0);
 	free(field);
@@ -216,6 +220,53 @@ static void test_submission_recipes(void **state)
 	strbuf_addstr(&sb, "]}");
 	parse_refused(sb.buf, "recipes", "more than 64");
 	strbuf_release(&sb);
+}
+
+static void test_submission_ports(void **state)
+{
+	struct wire_submission s;
+	char *json;
+
+	parse_ok("{\"image\":\"tg\",\"tree\":\"hp\",\"commit\":\"v1.0~2\","
+		 "\"ports\":[\"zlib\",\"zlib_x86-1.3\"]}", &s);
+	assert_string_equal(s.tree, "hp");
+	assert_string_equal(s.commit, "v1.0~2");
+	assert_int_equal(s.nports, 2);
+	assert_string_equal(s.ports[1], "zlib_x86-1.3");
+	assert_null(s.ports[2]);
+	assert_null(s.recipes);
+	/* What vmctl sends is what mayflyd reads. */
+	json = wire_submission_json(&s);
+	wire_submission_release(&s);
+	parse_ok(json, &s);
+	assert_string_equal(s.tree, "hp");
+	assert_string_equal(s.commit, "v1.0~2");
+	assert_int_equal(s.nports, 2);
+	wire_submission_release(&s);
+	free(json);
+	parse_ok("{\"image\":\"tg\",\"tree\":\"hp\",\"ports\":[\"zlib\"]}", &s);
+	assert_null(s.commit);
+	wire_submission_release(&s);
+
+	parse_refused("{\"image\":\"tg\",\"tree\":\"hp\"}", "ports", "'ports' is required");
+	parse_refused("{\"image\":\"tg\",\"tree\":\"hp\",\"ports\":[]}", "ports", "non-empty");
+	parse_refused("{\"image\":\"tg\",\"tree\":\"hp\",\"recipes\":[\"a\"],\"ports\":[\"a\"]}",
+		      "recipes", "either");
+	parse_refused("{\"image\":\"tg\",\"ports\":[\"a\"]}", "tree", "required with");
+	parse_refused("{\"image\":\"tg\",\"recipes\":[\"a\"],\"commit\":\"HEAD\"}", "tree",
+		      NULL);
+	parse_refused("{\"image\":\"tg\",\"tree\":\"../x\",\"ports\":[\"a\"]}", "tree", NULL);
+	parse_refused("{\"image\":\"tg\",\"tree\":5,\"ports\":[\"a\"]}", "tree", "string");
+	parse_refused("{\"image\":\"tg\",\"tree\":\"hp\",\"ports\":[\"a;reboot\"]}",
+		      "ports[0]", "invalid recipe name");
+	parse_refused("{\"image\":\"tg\",\"tree\":\"hp\",\"commit\":\"HEAD@{1}\","
+		      "\"ports\":[\"a\"]}", "commit", "not a revision");
+	parse_refused("{\"image\":\"tg\",\"tree\":\"hp\",\"commit\":\"--upload-pack=x\","
+		      "\"ports\":[\"a\"]}", "commit", "not a revision");
+	parse_refused("{\"image\":\"tg\",\"tree\":\"hp\",\"commit\":\"a..b\","
+		      "\"ports\":[\"a\"]}", "commit", "not a revision");
+	parse_refused("{\"image\":\"tg\",\"tree\":\"hp\",\"commit\":1,\"ports\":[\"a\"]}",
+		      "commit", "string");
 }
 
 static void test_submission_unknown_field(void **state)
@@ -369,24 +420,35 @@ static void test_submission_roundtrip(void **state)
 	free(json);
 }
 
-static void test_parse_id(void **state)
+static void test_parse_ids(void **state)
 {
-	int64_t id = 0;
+	int64_t *ids = NULL;
+	size_t n = 0;
 
-	assert_int_equal(wire_parse_id("{\"id\": 42, \"status\":\"queued\"}", &id), 0);
-	assert_int_equal(id, 42);
-	assert_int_equal(wire_parse_id("{\"id\": 8589934592}", &id), 0);
-	assert_int_equal(id, 8589934592LL);
+	assert_int_equal(wire_parse_ids("{\"id\": 42, \"status\":\"queued\"}", &ids, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(ids[0], 42);
+	free(ids);
+	assert_int_equal(wire_parse_ids("{\"id\": 8589934592}", &ids, &n), 0);
+	assert_int_equal(ids[0], 8589934592LL);
+	free(ids);
+	assert_int_equal(wire_parse_ids("{\"id\": 7, \"builds\": [{\"id\": 7, \"port\": \"a-1\"}, "
+					"{\"id\": 8}]}", &ids, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(ids[0], 7);
+	assert_int_equal(ids[1], 8);
+	free(ids);
 
-	id = 5;
 	mf_error_clear();
-	assert_int_equal(wire_parse_id("{}", &id), -1);
+	assert_int_equal(wire_parse_ids("{}", &ids, &n), -1);
 	assert_int_not_equal(mf_error_class(), MF_E_NONE);
-	assert_int_equal(id, 5);
-	assert_int_equal(wire_parse_id("{\"id\": \"42\"}", &id), -1);
-	assert_int_equal(wire_parse_id("not json", &id), -1);
-	assert_int_equal(wire_parse_id("[42]", &id), -1);
-	assert_int_equal(id, 5);
+	assert_null(ids);
+	assert_int_equal(n, 0);
+	assert_int_equal(wire_parse_ids("{\"id\": \"42\"}", &ids, &n), -1);
+	assert_int_equal(wire_parse_ids("not json", &ids, &n), -1);
+	assert_int_equal(wire_parse_ids("[42]", &ids, &n), -1);
+	assert_int_equal(wire_parse_ids("{\"id\": 7, \"builds\": [{\"id\": \"7\"}]}", &ids, &n), -1);
+	assert_null(ids);
 }
 
 static void test_error_text(void **state)
@@ -660,12 +722,13 @@ int main(void)
 		cmocka_unit_test(test_submission_length_is_used),
 		cmocka_unit_test(test_submission_image),
 		cmocka_unit_test(test_submission_recipes),
+		cmocka_unit_test(test_submission_ports),
 		cmocka_unit_test(test_submission_unknown_field),
 		cmocka_unit_test(test_submission_timeout_priority),
 		cmocka_unit_test(test_submission_inputs),
 		cmocka_unit_test(test_submission_too_many_inputs),
 		cmocka_unit_test(test_submission_roundtrip),
-		cmocka_unit_test(test_parse_id),
+		cmocka_unit_test(test_parse_ids),
 		cmocka_unit_test(test_error_text),
 		cmocka_unit_test(test_record_roundtrip),
 		cmocka_unit_test(test_record_attempt_details),

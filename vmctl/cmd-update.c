@@ -1,0 +1,165 @@
+/*
+ * cmd-update.c - vmctl update: buildmaster's update mode, in this process.
+ * The ports the tree's commits since the last processed one changed (and
+ * those whose builds failed since) are built one after another on IMAGE;
+ * then the commit counts as processed.
+ */
+#include <getopt.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "build/pipeline.h"
+#include "common/error.h"
+#include "common/util.h"
+#include "json/report.h"
+#include "ports/update.h"
+#include "store/builds.h"
+#include "store/images.h"
+#include "store/state.h"
+#include "vmctl/vmctl.h"
+
+static const char help[] =
+	"  --from REV         compare with REV (default: the last processed commit)\n"
+	"  --to REV           update to REV (default: the tree's head, fetched first)\n"
+	"  --dry-run          print what would be built and why; build nothing, record nothing\n"
+	"  --timeout SECONDS  limit on each build (default: build_timeout setting)\n"
+	"  --out DIR          where harvested packages go (default: STATE/builds/ID/packages)\n"
+	"  --json             print one JSON document at the end; build output goes to stderr\n"
+	"A tree's first update only records its head as processed, unless --from is given.\n"
+	"A port whose build fails is built again by the next update, until it succeeds.\n"
+	"\n"
+	"Exit status: 0 all built (or nothing to do), 1 a build failed, 2 bad usage or input,\n"
+	"3 infrastructure failure, 4 a build timed out, 130 interrupted (nothing recorded).\n";
+
+static void print_plan(const char *tree, const struct update_plan *p)
+{
+	if (!*p->from) {
+		fprintf(stderr, "==> tree %s: first update; nothing built, %s is processed from now "
+			"on (give --from REV to build the changes since REV)\n", tree, p->to);
+		return;
+	}
+	fprintf(stderr, "==> tree %s: %.12s..%.12s, %zu port%s to build\n", tree, p->from, p->to,
+		p->n, p->n == 1 ? "" : "s");
+	for (size_t i = 0; i < p->n; i++) {
+		if (p->v[i].trigger)
+			fprintf(stderr, "    %-32s changed: %s\n", p->v[i].port, p->v[i].trigger);
+		else
+			fprintf(stderr, "    %-32s retry: %s\n", p->v[i].port, p->v[i].retry);
+	}
+	for (const char *s = p->skipped; s && *s;) {
+		size_t len = strcspn(s, "\n");
+		fprintf(stderr, "    skipped %.*s\n", (int)len, s);
+		s += len;
+		s += *s == '\n';
+	}
+}
+
+int cmd_update(const struct vmctl_cmd *cmd, int argc, char **argv)
+{
+	enum { O_FROM = 256, O_TO, O_DRY, O_TIMEOUT, O_OUT, O_JSON };
+	static const struct option opts[] = {
+		{ "from", required_argument, NULL, O_FROM },
+		{ "to", required_argument, NULL, O_TO },
+		{ "dry-run", no_argument, NULL, O_DRY },
+		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "out", required_argument, NULL, O_OUT },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct update_opts uo = { 0 };
+	struct update_plan plan;
+	struct report_update_build *built = NULL;
+	struct vmctl_env *env = NULL;
+	struct image *img = NULL;
+	const char *out_dir = NULL;
+	int c, dry = 0, json = 0, timeout = 0, status = 0;
+
+	memset(&plan, 0, sizeof(plan));
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case O_FROM: uo.from = optarg; break;
+		case O_TO: uo.to = optarg; break;
+		case O_DRY: dry = 1; break;
+		case O_TIMEOUT:
+			if (vmctl_parse_int(cmd, "--timeout", optarg, 1, 7 * 86400, &timeout) < 0)
+				return 2;
+			break;
+		case O_OUT: out_dir = optarg; break;
+		case O_JSON: json = 1; break;
+		case 'h': return vmctl_help(cmd, help);
+		default: return vmctl_usage(cmd, "unknown option");
+		}
+	}
+	if (argc - optind != 2)
+		return vmctl_usage(cmd, "expected a tree and an image");
+	uo.tree = argv[optind];
+	uo.image = argv[optind + 1];
+	uo.sync = 1;
+
+	if (vmctl_open(&env) < 0 || update_plan(env->state, &uo, &plan) < 0) {
+		status = vmctl_fail();
+		goto out;
+	}
+	print_plan(uo.tree, &plan);
+	if (dry)
+		goto report;
+	if (plan.n && (images_get(env->state->db, uo.image, &img) < 0 ||
+		       images_check_usable(img) < 0 || vmctl_host(env) < 0)) {
+		status = vmctl_fail();
+		goto out;
+	}
+	built = xcalloc(plan.n + 1, sizeof(*built));
+	for (size_t i = 0; i < plan.n; i++) {
+		struct build_request req = {
+			.image = uo.image, .tree = uo.tree, .commit = plan.to,
+			.port = plan.v[i].port, .out_dir = out_dir, .timeout_s = timeout,
+			.cancel = &vmctl_cancel,
+		};
+		struct build_result res;
+		int rc;
+		if (atomic_load(&vmctl_cancel)) {
+			status = 130;
+			break;
+		}
+		fprintf(stderr, "==> port %s (%zu of %zu)\n", plan.v[i].port, i + 1, plan.n);
+		memset(&res, 0, sizeof(res));
+		rc = vmctl_run_build(env, &req, json ? 2 : 0, &res);
+		if (rc < 0) {
+			/* Not started (the port is not buildable at this commit): a failure too. */
+			rc = vmctl_fail();
+			update_record(env->state->db, uo.tree, plan.v[i].port, plan.to, 0, 0,
+				      mf_error_msg());
+		} else if (res.status != BUILD_CANCELLED) {
+			built[i].id = res.id;
+			built[i].status = build_status_name(res.status);
+			if (update_record(env->state->db, uo.tree, plan.v[i].port, plan.to, res.id,
+					  res.status == BUILD_SUCCEEDED, res.error) < 0)
+				rc = vmctl_fail();
+		} else {
+			rc = 130;
+		}
+		build_result_release(&res);
+		if (status == 0)
+			status = rc;
+		if (rc == 130)
+			break;
+	}
+	/* Interrupted: the commit is not processed; the next update starts from the same place. */
+	if (status != 130 && update_done(env->state->db, uo.tree, &plan) < 0)
+		status = vmctl_fail();
+report:
+	if (json) {
+		char *s = report_update_json(uo.tree, uo.image, &plan, built, dry);
+		fputs(s, stdout);
+		free(s);
+	}
+out:
+	free(built);
+	image_free(img);
+	update_plan_release(&plan);
+	vmctl_close(env);
+	return status;
+}

@@ -220,23 +220,59 @@ static char *remote_path(const struct build *b, const char *name)
 static int push_tree(struct build *b)
 {
 	const struct image_settings *s = &b->img->settings;
-	size_t n = 1 + 2 * b->nsources, k = 0;
-	struct treesync_file *extra = xcalloc(n, sizeof(*extra));
-	char **names = xcalloc(n + 1, sizeof(char *));
+	struct treesync_file *extra = xcalloc(1, sizeof(*extra));
+	char **names = NULL, **locals = NULL;
+	size_t k = 0, nn = 0;
 	char *conf = builder_conf(b->img, b->tree), *dir = state_build_dir(b->st, b->res->id);
 	struct treesync_stats stats;
-	int ret;
+	int ret = -1;
 
-	extra[k++] = (struct treesync_file){ "builder.conf", conf, strlen(conf), NULL, 0644 };
+#define EXTRA(path_, data_, len_, local_) do {						\
+		extra = xrealloc(extra, (k + 1) * sizeof(*extra));			\
+		extra[k++] = (struct treesync_file){ path_, data_, len_, local_, 0644 };	\
+	} while (0)
+	EXTRA("builder.conf", conf, strlen(conf), NULL);
 	for (size_t i = 0; i < b->nsources; i++) {
 		const struct source_file *f = &b->sources[i];
-		names[2 * i] = xasprintf("%s/download/%s", b->port->dir, f->name);
-		names[2 * i + 1] = xasprintf("%s.uri", names[2 * i]);
-		extra[k++] = (struct treesync_file){ names[2 * i], NULL, f->size, f->path, 0644 };
+		char *at = xasprintf("%s/download/%s", b->port->dir, f->name);
+		if (f->is_dir) {
+			/* A git source: every file of its bare repository. */
+			char **files = NULL;
+			size_t nf = 0;
+			if (mf_list_files(f->path, &files, &nf) < 0) {
+				free(at);
+				goto out;
+			}
+			for (size_t j = 0; j < nf; j++) {
+				names = xrealloc(names, (nn + 2) * sizeof(char *));
+				locals = xrealloc(locals, (nn + 2) * sizeof(char *));
+				names[nn] = xasprintf("%s/%s", at, files[j]);
+				locals[nn] = xasprintf("%s/%s", f->path, files[j]);
+				EXTRA(names[nn], NULL, 0, locals[nn]);
+				nn++;
+				names[nn] = locals[nn] = NULL;
+			}
+			mf_strv_free(files);
+		} else {
+			names = xrealloc(names, (nn + 2) * sizeof(char *));
+			locals = xrealloc(locals, (nn + 2) * sizeof(char *));
+			names[nn] = xstrdup(at);
+			locals[nn] = NULL;
+			EXTRA(names[nn], NULL, f->size, f->path);
+			nn++;
+			names[nn] = locals[nn] = NULL;
+		}
 		/* The URI it came from, no newline: HaikuPorter then skips the download. */
-		extra[k++] = (struct treesync_file){ names[2 * i + 1], f->uri, strlen(f->uri), NULL,
-						     0644 };
+		names = xrealloc(names, (nn + 2) * sizeof(char *));
+		locals = xrealloc(locals, (nn + 2) * sizeof(char *));
+		names[nn] = xasprintf("%s.uri", at);
+		locals[nn] = NULL;
+		EXTRA(names[nn], f->uri, strlen(f->uri), NULL);
+		nn++;
+		names[nn] = locals[nn] = NULL;
+		free(at);
 	}
+#undef EXTRA
 	struct treesync_opts o = {
 		.guest = b->machine->guest,
 		.m = b->mirror,
@@ -252,8 +288,14 @@ static int push_tree(struct build *b)
 		.payload = b,
 	};
 	ret = treesync_push(&o, &stats);
+out:
 	free(extra);
-	mf_strv_free(names);
+	for (size_t i = 0; i < nn; i++) {
+		free(names[i]);
+		free(locals[i]);
+	}
+	free(names);
+	free(locals);
 	free(conf);
 	free(dir);
 	return ret;

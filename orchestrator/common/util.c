@@ -266,6 +266,55 @@ char *mf_realpath(const char *path)
 	return p;
 }
 
+static int list_into(const char *root, const char *rel, char ***v, size_t *n)
+{
+	char *dir = *rel ? xasprintf("%s/%s", root, rel) : xstrdup(root);
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int ret = 0;
+
+	if (!d) {
+		ret = mf_error_errno(MF_E_INFRA, "cannot open '%s'", dir);
+		free(dir);
+		return ret;
+	}
+	while (ret == 0 && (e = readdir(d))) {
+		struct stat st;
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		char *r = *rel ? xasprintf("%s/%s", rel, e->d_name) : xstrdup(e->d_name);
+		char *full = xasprintf("%s/%s", root, r);
+		if (lstat(full, &st) < 0) {
+			ret = mf_error_errno(MF_E_INFRA, "cannot stat '%s'", full);
+		} else if (S_ISDIR(st.st_mode)) {
+			ret = list_into(root, r, v, n);
+		} else if (S_ISREG(st.st_mode)) {
+			*v = xrealloc(*v, (*n + 2) * sizeof(char *));
+			(*v)[(*n)++] = r;
+			(*v)[*n] = NULL;
+			r = NULL;
+		}
+		free(full);
+		free(r);
+	}
+	closedir(d);
+	free(dir);
+	return ret;
+}
+
+int mf_list_files(const char *dir, char ***out, size_t *n)
+{
+	*out = xcalloc(1, sizeof(char *));
+	*n = 0;
+	if (list_into(dir, "", out, n) < 0) {
+		mf_strv_free(*out);
+		*out = NULL;
+		*n = 0;
+		return -1;
+	}
+	return 0;
+}
+
 int mf_rm_rf(const char *path)
 {
 	struct stat st;

@@ -46,6 +46,8 @@ int mf_copy_file(const char *src, const char *dst, mode_t mode);
 char *mf_realpath(const char *path);
 /* Removes a directory tree; missing is fine. */
 int mf_rm_rf(const char *path);
+/* The regular files under dir, as paths relative to it (NULL-terminated; symlinks skipped). */
+int mf_list_files(const char *dir, char ***out, size_t *n);
 
 /*
  * Checks that a user other than root (QEMU runs as libvirt-qemu) can reach

@@ -223,6 +223,130 @@ out:
 	return ret;
 }
 
+int mirror_fetch_all(struct mirror *m, const char *url)
+{
+	static char *specs[] = { "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*" };
+	git_strarray refspecs = { specs, 2 };
+	struct fetch f = { .auth = NULL, .remote_said = STRBUF_INIT };
+	git_remote_callbacks cb;
+	git_fetch_options fo;
+	git_remote *r = NULL;
+	git_buf def = { 0 };
+	int ret = -1;
+
+	git_remote_init_callbacks(&cb, GIT_REMOTE_CALLBACKS_VERSION);
+	git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
+	cb.credentials = on_credentials;
+	cb.sideband_progress = on_sideband;
+	cb.payload = &f;
+	fo.callbacks = cb;
+	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_ALL;
+	fo.update_fetchhead = 0;
+	if (git_remote_create_anonymous(&r, m->repo, url) < 0 ||
+	    git_remote_connect(r, GIT_DIRECTION_FETCH, &cb, NULL, NULL) < 0) {
+		git_fail(MF_E_INFRA, "cannot connect");
+		goto out;
+	}
+	if (git_remote_download(r, &refspecs, &fo) < 0 ||
+	    git_remote_update_tips(r, &cb, 0, GIT_REMOTE_DOWNLOAD_TAGS_ALL, "mayfly: fetch") < 0) {
+		git_fail(MF_E_INFRA, "cannot fetch");
+		goto out;
+	}
+	/* HEAD as the remote has it: what a URI without "#rev" means. */
+	if (git_remote_default_branch(&def, r) == 0)
+		git_repository_set_head(m->repo, def.ptr);
+	ret = 0;
+out:
+	if (ret < 0) {
+		if (f.remote_said.len) {
+			char *said = strbuf_detach(&f.remote_said);
+			said[strcspn(said, "\r\n")] = '\0';
+			mf_error_wrap("%s (the remote said: %.200s)", url, said);
+			free(said);
+		} else {
+			mf_error_wrap("%s", url);
+		}
+	}
+	git_buf_dispose(&def);
+	if (r) {
+		git_remote_disconnect(r);
+		git_remote_free(r);
+	}
+	strbuf_release(&f.remote_said);
+	return ret;
+}
+
+/* Writes "text" into dir/name (creating its directory). */
+static int put_file(const char *dir, const char *name, const char *text)
+{
+	char *path = xasprintf("%s/%s", dir, name), *parent = xstrdup(path);
+	int ret;
+
+	*strrchr(parent, '/') = '\0';
+	ret = mf_mkdir_p(parent, 0755);
+	if (ret == 0)
+		ret = mf_write_file_atomic(path, text, strlen(text), 0644);
+	free(parent);
+	free(path);
+	return ret;
+}
+
+int mirror_export(struct mirror *m, const char *commit, const char *ref, const char *dir)
+{
+	git_repository *out = NULL;
+	git_packbuilder *pb = NULL;
+	git_object *obj = NULL;
+	git_oid oid, target;
+	char *packdir = xasprintf("%s/objects/pack", dir), id[MIRROR_ID_LEN];
+	int ret = -1;
+
+	if (git_oid_fromstr(&oid, commit) < 0) {
+		mf_error(MF_E_INFRA, "'%.40s' is not a commit id", commit);
+		goto out;
+	}
+	target = oid;
+	if (git_repository_init(&out, dir, 1) < 0 || git_packbuilder_new(&pb, m->repo) < 0 ||
+	    git_packbuilder_insert_commit(pb, &oid) < 0) {
+		git_fail(MF_E_INFRA, "cannot pack the commit");
+		goto out;
+	}
+	/* An annotated tag travels with its commit. */
+	if (ref && !strncmp(ref, "refs/tags/", 10) &&
+	    git_revparse_single(&obj, m->repo, ref) == 0 &&
+	    git_object_type(obj) == GIT_OBJECT_TAG) {
+		target = *git_object_id(obj);
+		if (git_packbuilder_insert(pb, &target, ref) < 0) {
+			git_fail(MF_E_INFRA, "cannot pack the tag");
+			goto out;
+		}
+	}
+	if (git_packbuilder_write(pb, packdir, 0, NULL, NULL) < 0) {
+		git_fail(MF_E_INFRA, "cannot write the pack");
+		goto out;
+	}
+	/* Only this commit's objects: the repository says it is shallow there. */
+	git_oid_tostr(id, sizeof(id), &oid);
+	char *line = xasprintf("%s\n", id);
+	ret = put_file(dir, "shallow", line) < 0 || put_file(dir, "HEAD", line) < 0 ? -1 : 0;
+	free(line);
+	if (ret == 0 && ref) {
+		git_oid_tostr(id, sizeof(id), &target);
+		line = xasprintf("%s\n", id);
+		ret = put_file(dir, ref, line);
+		free(line);
+	}
+	if (ret == 0)
+		ret = put_file(dir, "info/attributes", "* -export-subst -export-ignore\n");
+out:
+	if (ret < 0)
+		mf_error_wrap("exporting %.12s into '%s'", commit, dir);
+	git_object_free(obj);
+	git_packbuilder_free(pb);
+	git_repository_free(out);
+	free(packdir);
+	return ret;
+}
+
 /* --- reading */
 
 int mirror_resolve(struct mirror *m, const char *rev, char out[MIRROR_ID_LEN])

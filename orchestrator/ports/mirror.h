@@ -39,6 +39,22 @@ int mirror_fetch(struct mirror *m, const char *url, const char *branch,
 		 const struct mirror_auth *auth, char head[MIRROR_ID_LEN]);
 
 /*
+ * Fetches every branch and tag of url (a source repository, no
+ * credentials), and points HEAD where the remote's HEAD points. Nothing is
+ * pruned. MF_E_INFRA with the remote's message.
+ */
+int mirror_fetch_all(struct mirror *m, const char *url);
+
+/*
+ * Makes dir a new bare repository holding one commit of the mirror and
+ * nothing of its history (it says so in its "shallow" file), with HEAD
+ * detached at it, and ref ("refs/tags/v1.2", "refs/heads/main"; may be
+ * NULL) pointing at it (or at its annotated tag). Export attributes are
+ * off (info/attributes), as HaikuPorter sets them for its git sources.
+ */
+int mirror_export(struct mirror *m, const char *commit, const char *ref, const char *dir);
+
+/*
  * A revision ("master", a full or abbreviated commit id, "HEAD~2",
  * "refs/pull/7/head") as a full commit id. MF_E_USAGE when unknown.
  */

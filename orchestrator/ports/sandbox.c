@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,8 +20,48 @@
 #include "common/util.h"
 
 #define BWRAP "/usr/bin/bwrap"
-#define NOBODY 65534
 #define ERR_MAX 4096
+
+/*
+ * Each sandbox runs as a user of its own (outside; nobody inside), so that
+ * the process limit of one, which counts every process of its user, is not
+ * used up by another: a recipe that forks endlessly starves only itself.
+ * Users SANDBOX_UID_BASE + (pid % 1024) * 64 + slot, slot 0..63 in this
+ * process; no account needs to exist for them.
+ */
+#define SANDBOX_UID_BASE 1610612736u
+#define SLOTS 64
+
+static pthread_mutex_t slots_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t slots_free = PTHREAD_COND_INITIALIZER;
+static uint64_t slots_used;
+
+static int slot_take(void)
+{
+	int slot;
+
+	pthread_mutex_lock(&slots_lock);
+	while (slots_used == ~(uint64_t)0)
+		pthread_cond_wait(&slots_free, &slots_lock);
+	for (slot = 0; slots_used & ((uint64_t)1 << slot); slot++)
+		;
+	slots_used |= (uint64_t)1 << slot;
+	pthread_mutex_unlock(&slots_lock);
+	return slot;
+}
+
+static void slot_give(int slot)
+{
+	pthread_mutex_lock(&slots_lock);
+	slots_used &= ~((uint64_t)1 << slot);
+	pthread_cond_signal(&slots_free);
+	pthread_mutex_unlock(&slots_lock);
+}
+
+uid_t sandbox_uid(int slot)
+{
+	return (uid_t)(SANDBOX_UID_BASE + (unsigned)(getpid() % 1024) * SLOTS + (unsigned)slot);
+}
 
 static void limit(int resource, rlim_t v)
 {
@@ -28,8 +70,8 @@ static void limit(int resource, rlim_t v)
 	setrlimit(resource, &rl);
 }
 
-/* The child: drop to nobody, set the limits, exec bubblewrap. Never returns. */
-static void child(const struct sandbox_opts *o, char *const *args, int out, int err)
+/* The child: drop to the sandbox's user, set the limits, exec bubblewrap. Never returns. */
+static void child(const struct sandbox_opts *o, char *const *args, int out, int err, uid_t uid)
 {
 	int null = open("/dev/null", O_RDONLY);
 
@@ -39,7 +81,7 @@ static void child(const struct sandbox_opts *o, char *const *args, int out, int 
 	/* Every other descriptor of Mayfly's stays outside. */
 	close_range(3, ~0U, 0);
 	if (getuid() == 0 &&
-	    (setgroups(0, NULL) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0)) {
+	    (setgroups(0, NULL) < 0 || setgid((gid_t)uid) < 0 || setuid(uid) < 0)) {
 		dprintf(2, "cannot become an unprivileged user: %s\n", strerror(errno));
 		_exit(126);
 	}
@@ -58,7 +100,7 @@ static char **bwrap_args(const struct sandbox_opts *o)
 {
 	static const char *const head[] = {
 		BWRAP, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
-		"--new-session", "--cap-drop", "ALL",
+		"--new-session", "--cap-drop", "ALL", "--uid", "65534", "--gid", "65534",
 		"--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib",
 		"--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin",
 		"--symlink", "usr/sbin", "/sbin", "--proc", "/proc", "--dev", "/dev",
@@ -130,7 +172,8 @@ static void end_sandbox(pid_t pid, int *status)
 int sandbox_run(const struct sandbox_opts *o, struct sandbox_result *r)
 {
 	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
-	int po[2] = { -1, -1 }, pe[2] = { -1, -1 }, status = 0, ret = -1;
+	int po[2] = { -1, -1 }, pe[2] = { -1, -1 }, status = 0, ret = -1, slot = -1;
+	uid_t uid;
 	char **args = NULL, buf[65536];
 	int64_t deadline;
 	pid_t pid;
@@ -145,6 +188,8 @@ int sandbox_run(const struct sandbox_opts *o, struct sandbox_result *r)
 		goto out;
 	}
 	args = bwrap_args(o);
+	slot = slot_take();
+	uid = getuid() == 0 ? sandbox_uid(slot) : getuid();
 	deadline = mf_now_ms() + o->timeout_ms;
 	pid = fork();
 	if (pid < 0) {
@@ -152,7 +197,7 @@ int sandbox_run(const struct sandbox_opts *o, struct sandbox_result *r)
 		goto out;
 	}
 	if (pid == 0)
-		child(o, args, po[1], pe[1]);
+		child(o, args, po[1], pe[1], uid);
 	setpgid(pid, pid); /* also here: no race with the kill below */
 	close(po[1]);
 	close(pe[1]);
@@ -195,6 +240,8 @@ int sandbox_run(const struct sandbox_opts *o, struct sandbox_result *r)
 	}
 	/* Whatever is left of it goes (the pid namespace takes its children along). */
 	end_sandbox(pid, &status);
+	slot_give(slot);
+	slot = -1;
 	if (!r->timed_out && !r->output_full && WIFEXITED(status))
 		r->status = WEXITSTATUS(status);
 	/* bubblewrap's own failures (no user namespaces...) are not the code's. */
@@ -202,7 +249,10 @@ int sandbox_run(const struct sandbox_opts *o, struct sandbox_result *r)
 	    (r->status == 1 && !strncmp(strbuf_str(&err), "bwrap: ", 7))) {
 		char *e = xstrdup(strbuf_str(&err));
 		e[strcspn(e, "\n")] = '\0';
-		mf_error(MF_E_INFRA, "cannot run the recipe sandbox: %s", e);
+		mf_error(MF_E_INFRA, "cannot run the recipe sandbox: %s%s", e,
+			 strstr(e, "Permission denied") ? " (the sandbox runs as nobody: the "
+			 "directories above what it reads, the state directory among them, must "
+			 "be searchable by others)" : "");
 		free(e);
 		goto out;
 	}
@@ -211,6 +261,8 @@ int sandbox_run(const struct sandbox_opts *o, struct sandbox_result *r)
 	r->err = strbuf_detach(&err);
 	ret = 0;
 out:
+	if (slot >= 0)
+		slot_give(slot);
 	for (int i = 0; i < 2; i++) {
 		if (po[i] >= 0)
 			close(po[i]);

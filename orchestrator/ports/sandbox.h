@@ -12,6 +12,7 @@
 #define MAYFLY_SANDBOX_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 struct sandbox_bind {
 	const char *src;	/* a host directory (readable by others) */
@@ -46,5 +47,8 @@ struct sandbox_result {
  */
 int sandbox_run(const struct sandbox_opts *o, struct sandbox_result *r);
 void sandbox_result_release(struct sandbox_result *r);
+
+/* The user (outside) of this process's sandbox slot 0..63; tests look for leftovers by it. */
+uid_t sandbox_uid(int slot);
 
 #endif

@@ -1,22 +1,27 @@
 /* sources.c - see sources.h. */
 #include "ports/sources.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/crypto.h"
 #include "common/log.h"
 #include "common/names.h"
 #include "common/strbuf.h"
 #include "common/util.h"
 #include "net/httpc.h"
+#include "ports/mirror.h"
 #include "ports/recipe.h"
+#include "ports/sandbox.h"
 #include "store/db.h"
 
 #define SOURCE_MAX ((uint64_t)8 << 30)	/* one source file */
@@ -25,6 +30,8 @@
 void source_files_free(struct source_file *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
+		if (v[i].is_dir && v[i].path && mf_rm_rf(v[i].path) < 0)
+			log_warnx("%s", mf_error_msg());
 		free(v[i].path);
 		free(v[i].name);
 		free(v[i].uri);
@@ -195,6 +202,213 @@ static int download(const struct sources_opts *o, struct httpc *http, const char
 	return ret;
 }
 
+/* --- git sources */
+
+static int is_git(const char *uri)
+{
+	return !strncasecmp(uri, "git", 3);
+}
+
+/* "git+https://h/r.git#tag=v1" -> "https://h/r.git"; NULL if not a protocol Mayfly fetches. */
+static char *git_url(const char *uri)
+{
+	const char *u = !strncasecmp(uri, "git+", 4) ? uri + 4 : uri;
+	size_t len = strcspn(u, "#");
+
+	if (strncasecmp(u, "https://", 8) && strncasecmp(u, "http://", 7) &&
+	    strncasecmp(u, "git://", 6))
+		return NULL;
+	return xstrndup(u, len);
+}
+
+/* The SHA-256 HaikuPorter checks: of `git archive --format tar COMMIT`, in the sandbox. */
+static int git_archive_sha(const char *repo, const char *commit, char out[SHA256_HEX_LEN])
+{
+	struct sandbox_bind binds[] = { { repo, "/mayfly/repo" } };
+	const char *argv[] = {
+		"/bin/sh", "-c",
+		"cd /mayfly/repo && GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_SYSTEM=/dev/null "
+		"git -c core.abbrev=no -c safe.directory='*' archive --format tar \"$0\" "
+		"| sha256sum",
+		commit, NULL,
+	};
+	struct sandbox_opts o = {
+		.binds = binds, .nbinds = 1, .argv = argv, .timeout_ms = 600 * 1000,
+		.max_output = 4096, .max_procs = 16, .cpu_seconds = 600, .memory_mb = 4096,
+		.tmp_mb = 16,
+	};
+	struct sandbox_result r;
+	int ret = 0;
+
+	if (sandbox_run(&o, &r) < 0)
+		return -1;
+	if (r.status != 0 || r.out_len < 64 || strspn(r.out, "0123456789abcdef") != 64 ||
+	    (r.err && *r.err))
+		ret = mf_error(MF_E_INFRA, "git archive of %.12s failed%s%s", commit,
+			       r.err && *r.err ? ": " : "", r.err ? r.err : "");
+	else
+		snprintf(out, SHA256_HEX_LEN, "%.64s", r.out);
+	sandbox_result_release(&r);
+	return ret;
+}
+
+static int lock_file(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return mf_error_errno(MF_E_INFRA, "cannot lock '%s'", path);
+	}
+	return fd;
+}
+
+static uint64_t dir_size(const char *dir)
+{
+	uint64_t total = 0;
+	struct strbuf sb = STRBUF_INIT;
+
+	/* Only the pack is big: the sum of what objects/pack holds. */
+	strbuf_addf(&sb, "%s/objects/pack", dir);
+	DIR *d = opendir(sb.buf);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		struct stat st;
+		char *p = xasprintf("%s/%s", sb.buf, e->d_name);
+		if (stat(p, &st) == 0 && S_ISREG(st.st_mode))
+			total += (uint64_t)st.st_size;
+		free(p);
+	}
+	if (d)
+		closedir(d);
+	strbuf_release(&sb);
+	return total;
+}
+
+/*
+ * A git source: fetched (when the revision is not already there),
+ * verified, exported as a bare repository of its one commit.
+ */
+static int fetch_git(const struct sources_opts *o, const struct recipe_source *s,
+		     struct source_file *f)
+{
+	const char *uri = s->uris[0], *hash = strchr(uri, '#');
+	const char *rev = hash ? hash + 1 : "HEAD";
+	const char *want = s->checksum && *s->checksum ? s->checksum : NULL;
+	char *url = git_url(uri), *dir = NULL, *lock = NULL, *ref = NULL, *name = NULL;
+	char commit[MIRROR_ID_LEN], sha[SHA256_HEX_LEN] = "", key[SHA256_HEX_LEN];
+	struct mirror *m = NULL;
+	int validated = 0, lockfd = -1, ret = -1;
+
+	if (!strncmp(rev, "tag=", 4) || !strncmp(rev, "commit=", 7)) {
+		validated = 1;
+		name = xstrdup(strchr(rev, '=') + 1);
+	} else {
+		name = xstrdup(rev);
+	}
+	if (!url) {
+		mf_error(MF_E_BUILD, "source %d (%s): Mayfly fetches git sources over https, http "
+			 "and git:// only", s->index, uri);
+		goto out;
+	}
+	if (rev_check(name) < 0) {
+		mf_error_wrap("source %d (%s)", s->index, uri);
+		mf_error_reclass(MF_E_BUILD);
+		goto out;
+	}
+	if ((!validated || !want) && !o->allow_unsafe) {
+		mf_error(MF_E_BUILD, "source %d (%s) %s: Mayfly does not put unverified sources in "
+			 "a guest (unless the tree allows unsafe sources)", s->index, uri,
+			 validated ? "has no CHECKSUM_SHA256" : "names no tag= or commit=");
+		goto out;
+	}
+	struct sha256 *h = sha256_new();
+	sha256_update(h, url, strlen(url));
+	sha256_finish(h, key);
+	dir = xasprintf("%s/git/%s.git", o->cache_dir, key);
+	lock = xasprintf("%s/git/%s.lock", o->cache_dir, key);
+	char *gitdir = xasprintf("%s/git", o->cache_dir);
+	int made = mf_mkdir_p(gitdir, 0755);
+	free(gitdir);
+	if (made < 0 || (lockfd = lock_file(lock)) < 0 || mirror_open(&m, dir) < 0)
+		goto out;
+	/* As HaikuPorter sets it in its clone: attributes cannot change what is archived. */
+	char *info = xasprintf("%s/info", dir), *attrs = xasprintf("%s/info/attributes", dir);
+	static const char no_export[] = "* -export-subst -export-ignore\n";
+	made = mf_mkdir_p(info, 0755) == 0 &&
+	       mf_write_file_atomic(attrs, no_export, strlen(no_export), 0644) == 0;
+	free(info);
+	free(attrs);
+	if (!made)
+		goto out;
+	if (!strncmp(rev, "tag=", 4))
+		ref = xasprintf("refs/tags/%s", name);
+	else if (!validated && strcmp(name, "HEAD"))
+		ref = xasprintf("refs/heads/%s", name);
+	/* A commit or tag already here is not fetched again; a branch always is. */
+	int64_t t = mf_now_ms();
+	if (!validated || mirror_resolve(m, ref ? ref : name, commit) < 0) {
+		mf_error_clear();
+		if (mirror_fetch_all(m, url) < 0) {
+			mf_error_wrap("source %d", s->index);
+			goto out;
+		}
+		if (mirror_resolve(m, ref ? ref : name, commit) < 0) {
+			mf_error(MF_E_BUILD, "source %d (%s): the repository has no %s '%s'",
+				 s->index, uri, ref ? (validated ? "tag" : "branch") : "commit", name);
+			goto out;
+		}
+		buildlog_event(o->log, "source %d: fetched %s (%lld ms)", s->index, url,
+			       (long long)(mf_now_ms() - t));
+	}
+	if (validated && want) {
+		if (git_archive_sha(dir, commit, sha) < 0)
+			goto out;
+		if (strcmp(sha, want)) {
+			mf_error(MF_E_BUILD, "source %d could not be fetched:\n  %s: the SHA-256 of "
+				 "git archive of %.12s is %s, the recipe expects %s", s->index, uri,
+				 commit, sha, want);
+			goto out;
+		}
+	}
+	free(dir);
+	dir = xasprintf("%s/exports/XXXXXX", o->cache_dir);
+	char *parent = xasprintf("%s/exports", o->cache_dir);
+	int rc = mf_mkdir_p(parent, 0755);
+	free(parent);
+	if (rc < 0 || !mkdtemp(dir)) {
+		mf_error_errno(MF_E_INFRA, "cannot create '%s'", dir);
+		goto out;
+	}
+	chmod(dir, 0755);
+	if (mirror_export(m, commit, ref, dir) < 0) {
+		mf_rm_rf(dir);
+		goto out;
+	}
+	f->path = dir;
+	dir = NULL;
+	f->is_dir = 1;
+	f->uri = xstrdup(uri);
+	f->size = dir_size(f->path);
+	snprintf(f->sha256, sizeof(f->sha256), "%s", sha);
+	buildlog_event(o->log, "source %s: git %.12s%s, %llu bytes for the guest", f->name, commit,
+		       *sha ? " (git archive's sha256 verified)" :
+			      ", unverified: the recipe names no checksum or no tag/commit",
+		       (unsigned long long)f->size);
+	ret = 0;
+out:
+	mirror_close(m);
+	if (lockfd >= 0)
+		close(lockfd);
+	free(lock);
+	free(ref);
+	free(name);
+	free(dir);
+	free(url);
+	return ret;
+}
+
 /* One source: from the cache, or from the first of its URIs that delivers it. */
 static int fetch_one(const struct sources_opts *o, struct httpc **http,
 		     const struct recipe_source *s, struct source_file *f)
@@ -211,6 +425,8 @@ static int fetch_one(const struct sources_opts *o, struct httpc **http,
 	if (want && (strlen(want) != 64 || strspn(want, "0123456789abcdef") != 64))
 		return mf_error(MF_E_BUILD, "source %d: CHECKSUM_SHA256 '%.80s' is not a SHA-256 "
 				"digest", s->index, want);
+	if (is_git(s->uris[0]))
+		return fetch_git(o, s, f);
 	if (!want && !o->allow_unsafe)
 		return mf_error(MF_E_BUILD, "source %d (%s) has no CHECKSUM_SHA256: Mayfly does not "
 				"put unverified sources in a guest (unless the tree allows unsafe "

@@ -14,8 +14,18 @@
  * HaikuPorter on the builder then finds each source where it looks for
  * one already downloaded, <port dir>/download/<file>, with <file>.uri
  * holding the URI it came from (see build/treesync.h), and never tries
- * the network. Version-control sources (git+..., svn+...) are not fetched
- * (few HaikuPorts recipes use them; their builds fail with that reason).
+ * the network.
+ *
+ * Git sources ("git+https://host/repo.git#tag=v1.2", "#commit=ID", git://)
+ * are fetched with libgit2 into a mirror, STATE/sources/git/<sha256 of the
+ * URL>.git, kept across builds. A tag= or commit= revision is verified as
+ * HaikuPorter verifies it: the SHA-256 of `git archive --format tar` of
+ * the commit (run in the sandbox) against CHECKSUM_SHA256. Any other
+ * revision (a branch, none) is an unsafe source, used only when the tree
+ * allows those. The guest gets a bare repository of that one commit as
+ * the download (shallow, with the tag or branch the recipe names), where
+ * HaikuPorter's git fetcher finds it already cloned. Other version-control
+ * sources (svn+..., hg+...) are not fetched; their builds fail saying so.
  */
 #ifndef MAYFLY_SOURCES_H
 #define MAYFLY_SOURCES_H
@@ -31,7 +41,9 @@ struct db;
 struct recipe;
 
 struct source_file {
-	char *path;		/* the verified file in the cache */
+	char *path;		/* the verified file in the cache, or (is_dir) a repository */
+	int is_dir;		/* a git source: a bare repository of its one commit,
+				   removed by source_files_free() */
 	char *name;		/* its name in the port's download directory */
 	char *uri;		/* the URI it came from, as the recipe wrote it */
 	char sha256[SHA256_HEX_LEN];

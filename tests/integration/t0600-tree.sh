@@ -1,7 +1,7 @@
 #!/bin/sh
 # Ports trees at exact commits: trees made here with git (the seed commit
 # the golden image's checkout is at, and commits on top), sources served
-# on 127.0.0.1, builds in the guest as buildmaster runs them. The guest's
+# on 127.0.0.1 (HTTP, and git daemon for a git source), builds in the guest as buildmaster runs them. The guest's
 # haikuporter stand-in puts the digest of the tree it saw into every
 # package: it must be the digest of `git archive` of the commit asked for.
 # Then update mode, in vmctl and in mayflyd's poller.
@@ -20,6 +20,26 @@ echo "delta sources, version 1.0" > "$SRV/delta-1.0.tar.gz"
 echo "delta extra data" > "$SRV/extra-data.bin"
 echo "what epsilon's server really serves" > "$SRV/epsilon-1.0.tar.gz"
 start_source_server "$SRV"
+
+# A git source, served by git daemon on 127.0.0.1: tag v1.0, then a later commit.
+GITSRC=$TEST_TMP/gitsrc
+mkdir -p "$GITSRC/lib"
+git -C "$GITSRC/lib" init -q -b main
+echo "int lib;" > "$GITSRC/lib/lib.c"
+git -C "$GITSRC/lib" add -A
+git -C "$GITSRC/lib" -c user.name=t -c user.email=t@t.invalid commit -q -m one
+git -C "$GITSRC/lib" -c user.name=t -c user.email=t@t.invalid tag -a -m v1 v1.0
+echo later > "$GITSRC/lib/later.c"
+git -C "$GITSRC/lib" add -A
+git -C "$GITSRC/lib" -c user.name=t -c user.email=t@t.invalid commit -q -m two
+LIB_V1=$(git -C "$GITSRC/lib" rev-parse "v1.0^{commit}")
+# The checksum HaikuPorter computes: git archive, export attributes off.
+mkdir -p "$GITSRC/lib/.git/info"
+echo "* -export-subst -export-ignore" > "$GITSRC/lib/.git/info/attributes"
+LIB_SHA=$(git -C "$GITSRC/lib" -c core.abbrev=no archive --format tar v1.0 | sha256sum | cut -d" " -f1)
+GIT_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+start_helper /usr/lib/git-core/git-daemon --reuseaddr --export-all --listen=127.0.0.1 \
+	--port="$GIT_PORT" --base-path="$GITSRC" "$GITSRC"
 
 sha() { sha256sum "$1" | cut -d" " -f1; }
 
@@ -60,6 +80,9 @@ CHECKSUM_SHA256="$(sha "$SRV/delta-1.0.tar.gz")"
 SOURCE_URI_2="$SOURCE_URL/extra-data.bin#noarchive"
 CHECKSUM_SHA256_2="$(sha "$SRV/extra-data.bin")"
 SOURCE_FILENAME_2="delta-extra.bin"
+SOURCE_URI_3="git+git://127.0.0.1:$GIT_PORT/lib#tag=v1.0"
+CHECKSUM_SHA256_3="$LIB_SHA"
+SOURCE_FILENAME_3="lib-1.0"
 ARCHITECTURES="all"
 PROVIDES="
 	delta = \$portVersion
@@ -187,6 +210,7 @@ test_expect 'a port at a commit: the exact tree, only the difference sent, sourc
 	pkg_line "$pkg" source > "$TEST_TMP/sources"
 	grep -qx "delta-1.0.tar.gz $(sha "$SRV/delta-1.0.tar.gz")" "$TEST_TMP/sources"
 	grep -qx "delta-extra.bin $(sha "$SRV/extra-data.bin")" "$TEST_TMP/sources"
+	grep -qx "lib-1.0 git $LIB_V1" "$TEST_TMP/sources"
 	log=$(json_field .log)
 	grep -q "sent as the difference to the image" "$log"
 	# The golden checkout drifted (a stale port, an edited and a deleted recipe): repaired.

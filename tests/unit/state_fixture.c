@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,7 +23,8 @@ int state_fixture_setup(void **state)
 	if (!f)
 		return -1;
 	snprintf(f->dir, sizeof(f->dir), "/tmp/mayfly-test-XXXXXX");
-	if (!mkdtemp(f->dir)) {
+	/* Searchable by others, as a state directory is: the sandbox reads the source cache. */
+	if (!mkdtemp(f->dir) || chmod(f->dir, 0755) < 0) {
 		free(f);
 		return -1;
 	}

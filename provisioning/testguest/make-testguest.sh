@@ -9,6 +9,10 @@
 #   id_ed25519, id_ed25519.pub the key that logs in as 'user'
 #   host_key.pub               the guest's SSH host key, to pin with --host-key
 #
+# Benchmarks set MAYFLY_TESTGUEST_PORTS to a git repository: its HEAD's
+# checkout is then the guest's ports tree (instead of the drifted seed),
+# and MAYFLY_TESTGUEST_ROOT_MIB to make room for it (default 64).
+#
 # Uses Debian packages only (linux-image-amd64, busybox-static, openssh-server,
 # syslinux, mtools, dosfstools, fdisk, e2fsprogs, cpio, qemu-utils, git); needs no
 # root mounts and no network. Rebuilds only when an input changed.
@@ -43,7 +47,11 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
 # Skip the work when nothing changed since the last build.
-stamp=$(cat "$0" "$files"/* | sha256sum | cut -c1-16)-$kver
+ports_repo=${MAYFLY_TESTGUEST_PORTS:-}
+ports_head=
+[ -z "$ports_repo" ] || ports_head=$(git -C "$ports_repo" rev-parse HEAD)
+stamp=$( (cat "$0" "$files"/*; echo "$ports_head ${MAYFLY_TESTGUEST_ROOT_MIB:-}") |
+	sha256sum | cut -c1-16)-$kver
 if [ -f "$out/testguest.qcow2" ] && [ -f "$out/.stamp" ] &&
 	[ "$(cat "$out/.stamp")" = "$stamp" ]; then
 	echo "test guest is up to date: $out/testguest.qcow2"
@@ -150,14 +158,20 @@ cp "$out/id_ed25519.pub" "$root/boot/home/.ssh/authorized_keys"
 # HEAD), made stale the way long-lived builders drift: a file the commit
 # does not have, a tracked file changed, one deleted, HaikuPorter's state.
 sh "$files/ports-seed.sh" "$work/seed" >/dev/null
-cp -a "$work/seed/." "$root/boot/home/haikuports/"
 tree=$root/boot/home/haikuports
-mkdir -p "$tree/app-misc/stale" "$tree/dev-libs/alpha/work-1.0" "$tree/dev-libs/alpha/download"
-echo 'SUMMARY="left over from an old build"' > "$tree/app-misc/stale/stale-1.0.recipe"
-echo '# edited on the builder' >> "$tree/dev-libs/alpha/alpha-1.0.recipe"
-rm "$tree/sys-apps/gamma/gamma-1.0.recipe"
-echo stale > "$tree/dev-libs/alpha/work-1.0/build.log"
-echo stale > "$tree/dev-libs/alpha/download/alpha-1.0.tar.gz"
+if [ -n "$ports_repo" ]; then
+	git clone -q "$ports_repo" "$work/ports"
+	cp -a "$work/ports/." "$tree/"
+else
+	cp -a "$work/seed/." "$tree/"
+	mkdir -p "$tree/app-misc/stale" "$tree/dev-libs/alpha/work-1.0" \
+		"$tree/dev-libs/alpha/download"
+	echo 'SUMMARY="left over from an old build"' > "$tree/app-misc/stale/stale-1.0.recipe"
+	echo '# edited on the builder' >> "$tree/dev-libs/alpha/alpha-1.0.recipe"
+	rm "$tree/sys-apps/gamma/gamma-1.0.recipe"
+	echo stale > "$tree/dev-libs/alpha/work-1.0/build.log"
+	echo stale > "$tree/dev-libs/alpha/download/alpha-1.0.tar.gz"
+fi
 
 # A package that was in the image before any build; never to be harvested.
 printf 'preinstalled package of the golden image\n' \
@@ -174,7 +188,7 @@ LABEL mayfly
   APPEND console=ttyS0,115200 quiet loglevel=3 mitigations=off
 CFG
 boot_mib=24
-root_mib=64
+root_mib=${MAYFLY_TESTGUEST_ROOT_MIB:-64}
 mkfs.vfat -C -n MAYFLYBOOT "$work/boot.img" $((boot_mib * 1024)) >/dev/null
 mcopy -i "$work/boot.img" "$kernel" ::vmlinuz
 mcopy -i "$work/boot.img" "$work/initrd.img" ::initrd.img

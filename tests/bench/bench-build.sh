@@ -22,6 +22,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 VMCTL=${MAYFLY_VMCTL:-$top/build/vmctl}
 G=${MAYFLY_TESTGUEST:-$top/build/testguest}
 VIRSH="virsh -q -c qemu:///system"
+. "$top/tests/bench/shell-vm.sh"
 RECIPES="hello big-8"
 
 work=$(mktemp -d /var/tmp/mayfly-bench.XXXXXX)
@@ -98,24 +99,7 @@ for i in $(seq 1 "$runs"); do
 	con=$work/shell-console-$i.log
 	: > "$con"; chmod 666 "$con"
 	t0=$(ms); qemu-img create -q -f qcow2 -b "$golden" -F qcow2 "$ov"; chmod 666 "$ov"; t1=$(ms)
-	cat > "$work/dom.xml" <<XML
-<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
-  <name>mayfly-bench-shell</name><memory unit='MiB'>256</memory><vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
-  <features><acpi/><apic/></features>
-  <devices>
-    <disk type='file' device='disk'><driver name='qemu' type='qcow2' cache='unsafe'/>
-      <source file='$ov'/><target dev='sda' bus='sata'/></disk>
-    <serial type='file'><source path='$con'/><target port='0'/></serial>
-    <rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>
-    <video><model type='vga'/></video><memballoon model='none'/>
-  </devices>
-  <qemu:commandline>
-    <qemu:arg value='-netdev'/><qemu:arg value='user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$port-:22'/>
-    <qemu:arg value='-device'/><qemu:arg value='e1000,netdev=n0,bus=pci.0,addr=0x10,romfile='/>
-  </qemu:commandline>
-</domain>
-XML
+	shell_vm_xml mayfly-bench-shell "$ov" "$port" 256 "$con" > "$work/dom.xml"
 	: > "$work/marker"
 	watch_console "$con" "$work/marker"
 	$VIRSH create "$work/dom.xml" >/dev/null; t2=$(ms)

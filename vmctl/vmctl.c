@@ -19,6 +19,7 @@
 #include "store/state.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "ports/sandbox.h"
 #include "vmctl/client.h"
 
 atomic_int vmctl_cancel;
@@ -76,7 +77,7 @@ static void usage(FILE *fp)
 
 static void on_signal(int sig)
 {
-	static const char msg[] = "\nvmctl: interrupted; destroying the machine...\n";
+	static const char msg[] = "\nvmctl: interrupted; stopping...\n";
 
 	if (!vmctl_cancel) {
 		ssize_t r = write(STDERR_FILENO, msg, sizeof(msg) - 1);
@@ -97,6 +98,8 @@ static void setup_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* Recipes being evaluated stop too. */
+	sandbox_set_interrupt(&vmctl_cancel);
 }
 
 int vmctl_open(struct vmctl_env **out)

@@ -590,11 +590,19 @@ static void job_script(struct strbuf *sb, const struct recipe_env *env,
 		strbuf_addf(sb, "revisionVariables=\"%s\"\n", rev.buf);
 	strbuf_addstr(sb, functions);
 	strbuf_addf(sb, "set -e\n. '%s' >/dev/null\nset +e\n", recipe_path);
-	strbuf_addf(sb, "NL=$'\\n'\n"
-		    "for key in $(set | grep -E -o '^(%s)(_[0-9a-zA-Z_]+)?=' | cut -d= -f1); do\n"
-		    "	if [[ -n ${!key+x} ]]; then value=${!key}; "
-		    "printf '%%s=%%s\\n' \"$key\" \"${value//$NL/\\\\n}\"; fi\n"
-		    "done\n", keys_pattern);
+	/*
+	 * The variables of interest, KEY and KEY_suffix, with bash's own
+	 * ${!KEY@} (no process: this runs once per recipe, thousands of times).
+	 */
+	strbuf_addstr(sb, "NL=$'\\n'\n"
+		      "dump() { local value=${!1}; printf '%s=%s\\n' \"$1\" \"${value//$NL/\\\\n}\"; }\n");
+	for (const char *k = keys_pattern; *k;) {
+		size_t len = strcspn(k, "|");
+		strbuf_addf(sb, "for key in ${!%.*s@}; do [[ $key =~ ^%.*s(_[0-9a-zA-Z_]+)?$ ]] && "
+			    "dump \"$key\"; done\n", (int)len, k, (int)len, k);
+		k += len;
+		k += *k == '|';
+	}
 	free(args);
 	free(srcdir);
 	free(sysconf);
@@ -758,6 +766,8 @@ static int run_batch(const struct work *w, const struct recipe_env *env, size_t 
 		.nbinds = 2,
 		.argv = argv,
 		.timeout_ms = (int)((count * (size_t)job_seconds(env) + 10) * 1000),
+		.step_marker = "@@mayfly-job ",
+		.step_timeout_ms = job_seconds(env) * 1000,
 		.max_output = OUTPUT_MAX,
 		.max_procs = 128,
 		.cpu_seconds = job_seconds(env),
@@ -903,8 +913,8 @@ int recipe_evaluate(struct db *db, struct mirror *m, const char *commit,
 				       "}\n");
 		strbuf_addf(&driver, "for n in $(seq 0 $(( COUNT - 1 ))); do\n"
 				       "	printf '@@mayfly-job %%d\\n' \"$n\"\n"
-				       "	timeout -s KILL %d bash --noprofile "
-				       "--norc /mayfly/job-$n.sh 2>/tmp/err\n", job_seconds(env));
+				       /* Its time limit: the sandbox's per step (CPU: its rlimit). */
+				       "	bash --noprofile --norc /mayfly/job-$n.sh 2>/tmp/err\n");
 		strbuf_addstr(&driver, ""
 				       "	s=$?\n"
 				       "	if left; then sleep 0.2; fi\n"
@@ -915,8 +925,9 @@ int recipe_evaluate(struct db *db, struct mirror *m, const char *commit,
 				       "		i=$((i + 1)); sleep 0.05\n"
 				       "	done\n"
 				       "	printf '\\n@@mayfly-end %d %d\\n' \"$n\" \"$s\"\n"
-				       "	head -c 1000 /tmp/err | tr '\\n' ' '\n"
-				       "	printf '\\n'\n"
+				       /* The first 1000 bytes of stderr on one line, without a process. */
+				       "	e=; read -r -d '' -N 1000 e < /tmp/err\n"
+				       "	printf '%s\\n' \"${e//$'\\n'/ }\"\n"
 				       "done\n");
 		char *drv = xasprintf("COUNT=%zu\n%s", count, driver.buf);
 		char *path = xasprintf("%s/driver.sh", w.dir);

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <signal.h>
@@ -31,6 +32,13 @@
  */
 #define SANDBOX_UID_BASE 1610612736u
 #define SLOTS 64
+
+static const atomic_int *interrupt_flag;
+
+void sandbox_set_interrupt(const atomic_int *flag)
+{
+	interrupt_flag = flag;
+}
 
 static pthread_mutex_t slots_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t slots_free = PTHREAD_COND_INITIALIZER;
@@ -173,6 +181,9 @@ int sandbox_run(const struct sandbox_opts *o, struct sandbox_result *r)
 {
 	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
 	int po[2] = { -1, -1 }, pe[2] = { -1, -1 }, status = 0, ret = -1, slot = -1;
+	int interrupted = 0;
+	size_t scanned = 0, marker_len = o->step_marker ? strlen(o->step_marker) : 0;
+	int64_t step_start = mf_now_ms();
 	uid_t uid;
 	char **args = NULL, buf[65536];
 	int64_t deadline;
@@ -205,6 +216,24 @@ int sandbox_run(const struct sandbox_opts *o, struct sandbox_result *r)
 	for (int open_fds = 2; open_fds > 0;) {
 		struct pollfd fds[2] = { { po[0], POLLIN, 0 }, { pe[0], POLLIN, 0 } };
 		int64_t left = deadline - mf_now_ms();
+		if (o->step_marker) {
+			/* A new step since the last look: its own time starts. */
+			const char *hit;
+			while ((hit = strstr(strbuf_str(&out) + scanned, o->step_marker))) {
+				scanned = (size_t)(hit - strbuf_str(&out)) + 1;
+				step_start = mf_now_ms();
+			}
+			if (out.len > marker_len)
+				scanned = scanned > out.len - marker_len ? scanned :
+								       out.len - marker_len;
+			int64_t step_left = step_start + o->step_timeout_ms - mf_now_ms();
+			if (step_left < left)
+				left = step_left;
+		}
+		if (interrupt_flag && atomic_load(interrupt_flag)) {
+			interrupted = 1;
+			break;
+		}
 		if (left <= 0) {
 			r->timed_out = 1;
 			break;
@@ -242,6 +271,10 @@ int sandbox_run(const struct sandbox_opts *o, struct sandbox_result *r)
 	end_sandbox(pid, &status);
 	slot_give(slot);
 	slot = -1;
+	if (interrupted) {
+		mf_error(MF_E_INTERRUPTED, "interrupted");
+		goto out;
+	}
 	if (!r->timed_out && !r->output_full && WIFEXITED(status))
 		r->status = WEXITSTATUS(status);
 	/* bubblewrap's own failures (no user namespaces...) are not the code's. */

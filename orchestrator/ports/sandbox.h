@@ -11,6 +11,7 @@
 #ifndef MAYFLY_SANDBOX_H
 #define MAYFLY_SANDBOX_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -24,6 +25,13 @@ struct sandbox_opts {
 	size_t nbinds;
 	const char *const *argv;	/* NULL-terminated; argv[0] an absolute path inside */
 	int timeout_ms;			/* wall clock for the whole run */
+	/*
+	 * Optionally, a run in steps: each step starts when stdout shows
+	 * step_marker, and may last step_timeout_ms (the run is then cut off
+	 * as timed out).
+	 */
+	const char *step_marker;
+	int step_timeout_ms;
 	size_t max_output;		/* of stdout; more ends the run */
 	int max_procs;			/* processes at once */
 	int cpu_seconds;		/* per process */
@@ -47,6 +55,12 @@ struct sandbox_result {
  */
 int sandbox_run(const struct sandbox_opts *o, struct sandbox_result *r);
 void sandbox_result_release(struct sandbox_result *r);
+
+/*
+ * A flag (vmctl's signal flag) that, once set, ends any running sandbox:
+ * sandbox_run() then fails with MF_E_INTERRUPTED. NULL: none.
+ */
+void sandbox_set_interrupt(const atomic_int *flag);
 
 /* The user (outside) of this process's sandbox slot 0..63; tests look for leftovers by it. */
 uid_t sandbox_uid(int slot);

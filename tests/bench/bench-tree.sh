@@ -112,7 +112,7 @@ mayfly_upload() { # TREE
 	log=$(jq -r .log "$work/r.json")
 	line=$(grep -m1 "ports tree at" "$log")
 	b=$(echo "$line" | sed -n 's/.*deleted, \([0-9]*\) bytes.*/\1/p')
-	f=$(echo "$line" | sed -n 's/.*: [a-z ]*, \([0-9]*\) files\{0,1\} sent.*/\1/p')
+	f=$(echo "$line" | sed -n 's/.*, \([0-9]*\) files\{0,1\} sent.*/\1/p')
 	echo "$(( $(log_ms "$log" "ports tree at") - $(log_ms "$log" "ready done") )) $b $f"
 }
 

@@ -14,7 +14,7 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 # Debian packages, by purpose.
 PKGS_BUILD="gcc make cmake pkg-config libvirt-dev libssh-dev libjansson-dev libguestfs-dev libxml2-dev
  libsqlite3-dev libssl-dev libcmocka-dev libmicrohttpd-dev libcurl4-openssl-dev
- clang libclang-rt-14-dev libgit2-dev libarchive-dev"
+ clang libclang-rt-14-dev libgit2-dev libarchive-dev zlib1g-dev libzstd-dev"
 PKGS_RUN="libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
  qemu-utils tini sqlite3 jq curl iproute2 procps python3 git bubblewrap"
 PKGS_GUEST="linux-image-amd64 busybox-static openssh-server openssh-sftp-server syslinux

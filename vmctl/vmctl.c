@@ -61,6 +61,8 @@ static const struct vmctl_cmd commands[] = {
 	{ "tree set", "NAME --update-image IMAGE | --no-update-image",
 	  "choose the image mayflyd builds the tree's updates on", cmd_tree_set },
 	{ "tree rm", "NAME", "remove a ports tree and its mirror", cmd_tree_rm },
+	{ "pkg info", "FILE... [--json]",
+	  "show what Haiku package (.hpkg) and repository (.hpkr) files hold", cmd_pkg_info },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

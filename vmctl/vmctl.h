@@ -111,6 +111,7 @@ int cmd_tree_show(const struct vmctl_cmd *cmd, int argc, char **argv);
 int cmd_tree_sync(const struct vmctl_cmd *cmd, int argc, char **argv);
 int cmd_tree_rm(const struct vmctl_cmd *cmd, int argc, char **argv);
 int cmd_tree_set(const struct vmctl_cmd *cmd, int argc, char **argv);
+int cmd_pkg_info(const struct vmctl_cmd *cmd, int argc, char **argv);
 int cmd_update(const struct vmctl_cmd *cmd, int argc, char **argv);
 
 #endif

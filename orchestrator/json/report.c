@@ -12,6 +12,7 @@
 #include "store/builds.h"
 #include "store/images.h"
 #include "store/trees.h"
+#include "pkg/hpkg.h"
 #include "ports/update.h"
 
 static char *dump(json_t *doc)
@@ -369,4 +370,54 @@ char *report_update_json(const char *tree, const char *image, const struct updat
 	}
 	json_object_set_new(doc, "skipped", skipped);
 	return dump(doc);
+}
+
+static json_t *package_object(const struct hpkg_info *p, const char *path, enum hpkg_kind kind)
+{
+	json_t *o = json_object(), *prov = json_array(), *req = json_array();
+	char *file = hpkg_file_name(p);
+
+	json_object_set_new(o, "file", jstr(path));
+	json_object_set_new(o, "kind", jstr(kind == HPKG_REPOSITORY ? "repository" : "package"));
+	json_object_set_new(o, "name", jstr(p->name));
+	json_object_set_new(o, "version", jstr(p->version));
+	json_object_set_new(o, "architecture", jstr(p->arch));
+	json_object_set_new(o, "file_name", jstr(file));
+	json_object_set_new(o, "summary", jstr(p->summary));
+	json_object_set_new(o, "vendor", jstr(p->vendor));
+	json_object_set_new(o, "packager", jstr(p->packager));
+	json_object_set_new(o, "base_package", str_or_null(p->base_package));
+	json_object_set_new(o, "checksum", str_or_null(p->checksum));
+	for (size_t i = 0; i < p->n_provides; i++) {
+		const struct hpkg_provide *v = &p->provides[i];
+		json_t *e = json_object();
+		json_object_set_new(e, "name", jstr(v->name));
+		json_object_set_new(e, "version", str_or_null(v->version));
+		json_object_set_new(e, "compatible", str_or_null(v->compat));
+		json_array_append_new(prov, e);
+	}
+	for (size_t i = 0; i < p->n_requires; i++) {
+		const struct hpkg_require *r = &p->requires[i];
+		json_t *e = json_object();
+		json_object_set_new(e, "name", jstr(r->name));
+		json_object_set_new(e, "operator", r->op == HPKG_OP_NONE ? json_null() :
+								     jstr(hpkg_op_name(r->op)));
+		json_object_set_new(e, "version", str_or_null(r->version));
+		json_array_append_new(req, e);
+	}
+	json_object_set_new(o, "provides", prov);
+	json_object_set_new(o, "requires", req);
+	free(file);
+	return o;
+}
+
+char *report_packages_json(const struct hpkg_file *files, char *const *paths, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < files[i].n_pkgs; k++)
+			json_array_append_new(a, package_object(&files[i].pkgs[k], paths[i],
+								 files[i].kind));
+	return dump(a);
 }

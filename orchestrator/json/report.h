@@ -30,6 +30,15 @@ char *report_image_json(const struct image *img);
 /* A ports tree (with the ports whose update builds failed, when given). */
 char *report_tree_json(const struct tree *t, const struct tree_retry *retries, size_t nretries);
 char *report_trees_json(struct tree *const *v, size_t n);
+struct hpkg_file;
+/*
+ * The packages of Haiku package or repository files, one object per
+ * package: file, kind ("package" or "repository"), name, version,
+ * architecture, file_name, summary, vendor, packager, base_package,
+ * checksum, provides [{name, version, compatible}], requires [{name,
+ * operator, version}]. paths[i] is what files[i] was read from.
+ */
+char *report_packages_json(const struct hpkg_file *files, char *const *paths, size_t n);
 char *report_images_json(struct image *const *v, size_t n);
 
 /* One port of an update and, when it was built, its build's id and status. */

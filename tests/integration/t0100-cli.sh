@@ -122,6 +122,33 @@ test_expect 'a state directory QEMU cannot reach is refused with the reason' '
 	rm -rf "$TEST_TMP/private"
 '
 
+HAIKU_DATA=$(cd "$(dirname "$0")/../data/haiku" && pwd)
+
+test_expect 'pkg info reads packages and repositories made by Haiku' '
+	run_vmctl pkg info "$HAIKU_DATA/tipster-1.1.1-1-x86_64.hpkg" "$HAIKU_DATA/repo.hpkr" --json
+	expect_rc 0
+	expect_eq "$(json_field length)" 236
+	expect_eq "$(json_field ".[0].file_name")" tipster-1.1.1-1-x86_64.hpkg
+	expect_eq "$(json_field ".[0].requires[0] | \"\\(.name) \\(.operator) \\(.version)\"")" \
+		"haiku >= r1~beta1_hrev52295_129-1"
+	expect_eq "$(json_field "[.[] | select(.name == \"apr\")][0].provides[1].compatible")" 0
+	run_vmctl pkg info "$HAIKU_DATA/artificial-1.0.0-any.hpkg"
+	expect_rc 0
+	expect_stdout "example-42.17-12-x86_gcc2.hpkg"
+	expect_stdout "provides:   example = 42.17-12"
+'
+
+test_expect 'pkg info refuses a truncated file, names it, and prints nothing' '
+	head -c 30000 "$HAIKU_DATA/tipster-1.1.1-1-x86_64.hpkg" > "$TEST_TMP/cut.hpkg"
+	run_vmctl pkg info "$HAIKU_DATA/repo.hpkr" "$TEST_TMP/cut.hpkg"
+	expect_rc 2
+	expect_stderr "cut.hpkg: the header says 49334 bytes, the file has 30000"
+	test ! -s "$TEST_TMP/stdout"
+	run_vmctl pkg info "$TEST_TMP/nothing.hpkg"
+	expect_rc 2
+	expect_stderr "cannot open .*nothing.hpkg"
+'
+
 test_expect 'nothing was created in libvirt' '
 	assert_no_leaks
 '

@@ -22,8 +22,8 @@ BOUNDARIES='
 ^curl/                     orchestrator/net
 ^openssl/                  orchestrator/common
 ^git2(\.h$|/)              orchestrator/ports
-^zlib\.h$                  orchestrator/ports
-^zstd\.h$                  orchestrator/ports
+^zlib\.h$                  orchestrator/pkg
+^zstd\.h$                  orchestrator/pkg
 ^archive(_entry)?\.h$      orchestrator/build
 '
 

@@ -1,0 +1,94 @@
+/*
+ * hpkg.h - Haiku package (.hpkg) and repository (.hpkr) files, read
+ * without Haiku's tools.
+ *
+ * Both are one container: an 80- or 72-byte big-endian header, then a
+ * heap cut into chunks (64 KiB in Haiku's files), each compressed alone
+ * with zlib or zstd, with the table of compressed chunk sizes at the heap's
+ * end. A package's attributes (an .hpkg's "package attributes" section, an
+ * .hpkr's "packages" section) sit at the end of the uncompressed heap, so
+ * the reader decompresses only the chunks that hold that section, never
+ * the files a package carries.
+ *
+ * Every length and count in a file is checked before it is used, every
+ * allocation is bounded (HPKG_MAX_SECTION, HPKG_MAX_CHUNK), and nesting is
+ * limited: a truncated, corrupted or hostile file is an error with a
+ * message that says what is wrong and where (MF_E_USAGE), never a crash.
+ *
+ * The format: haiku's docs/develop/packages/FileFormat.rst; attribute ids
+ * from headers/os/package/hpkg/PackageAttributes.h; architectures from
+ * PackageArchitecture.h.
+ */
+#ifndef MAYFLY_HPKG_H
+#define MAYFLY_HPKG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HPKG_MAX_SECTION (64u << 20) /* an attributes section, uncompressed */
+#define HPKG_MAX_CHUNK (1u << 20)    /* one heap chunk, uncompressed */
+
+/* Resolvable operators, as Haiku numbers them; HPKG_OP_NONE: no version. */
+enum hpkg_op { HPKG_OP_LT, HPKG_OP_LE, HPKG_OP_EQ, HPKG_OP_NE, HPKG_OP_GE, HPKG_OP_GT,
+	       HPKG_OP_NONE = -1 };
+
+/* What a package provides: "name[ = version][ compat >= compat]". */
+struct hpkg_provide {
+	char *name;
+	char *version; /* NULL: none */
+	char *compat;  /* NULL: none */
+};
+
+/* What it requires: "name[ op version]". */
+struct hpkg_require {
+	char *name;
+	enum hpkg_op op;
+	char *version; /* NULL when op is HPKG_OP_NONE */
+};
+
+struct hpkg_info {
+	char *name;
+	char *version;	    /* "major[.minor[.micro]][~pre][-revision]" */
+	char *arch;	    /* "x86_64", "any", ... */
+	char *summary;	    /* "" when absent */
+	char *vendor;	    /* "" when absent */
+	char *packager;	    /* "" when absent */
+	char *base_package; /* NULL when absent */
+	char *checksum;	    /* SHA-256 hex of the .hpkg (repository files only), or NULL */
+	struct hpkg_provide *provides;
+	size_t n_provides;
+	struct hpkg_require *requires;
+	size_t n_requires;
+};
+
+enum hpkg_kind { HPKG_PACKAGE, HPKG_REPOSITORY };
+
+/* What one file holds: a package, or a repository's packages. */
+struct hpkg_file {
+	enum hpkg_kind kind;
+	struct hpkg_info *pkgs;
+	size_t n_pkgs;
+	/* Repository files: the archived repository info, raw (a BMessage). */
+	unsigned char *repo_info;
+	size_t repo_info_len;
+	/* How much of the heap was decompressed, for the curious and the tests. */
+	uint64_t heap_size;
+	uint64_t heap_read;
+};
+
+/* Reads a .hpkg or .hpkr file (told apart by its magic). Sets *out on
+ * success; errors name the file and what is wrong with it. */
+int hpkg_read_file(const char *path, struct hpkg_file *out);
+/* The same from memory (the fuzz target and tests); name is for messages. */
+int hpkg_read_buffer(const void *data, size_t len, const char *name, struct hpkg_file *out);
+void hpkg_file_release(struct hpkg_file *f);
+void hpkg_info_release(struct hpkg_info *p);
+
+/* "x86_64" for 4, NULL for a number Haiku does not define. */
+const char *hpkg_arch_name(uint64_t arch);
+/* "<", "<=", "==", "!=", ">=", ">"; "" for HPKG_OP_NONE. */
+const char *hpkg_op_name(enum hpkg_op op);
+/* The canonical file name, "name-version-arch.hpkg" (allocated). */
+char *hpkg_file_name(const struct hpkg_info *p);
+
+#endif

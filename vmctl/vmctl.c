@@ -61,6 +61,10 @@ static const struct vmctl_cmd commands[] = {
 	{ "tree set", "NAME --update-image IMAGE | --no-update-image",
 	  "choose the image mayflyd builds the tree's updates on", cmd_tree_set },
 	{ "tree rm", "NAME", "remove a ports tree and its mirror", cmd_tree_rm },
+	{ "repo import", "NAME --hpkr FILE --packages DIR|URL",
+	  "index an existing repository's packages, for builds that need them", cmd_repo_import },
+	{ "repo list", "", "list the imported repositories", cmd_repo_list },
+	{ "repo rm", "NAME", "remove an imported repository from the package index", cmd_repo_rm },
 	{ "pkg info", "FILE... [--json]",
 	  "show what Haiku package (.hpkg) and repository (.hpkr) files hold", cmd_pkg_info },
 };

@@ -111,6 +111,9 @@ int cmd_tree_show(const struct vmctl_cmd *cmd, int argc, char **argv);
 int cmd_tree_sync(const struct vmctl_cmd *cmd, int argc, char **argv);
 int cmd_tree_rm(const struct vmctl_cmd *cmd, int argc, char **argv);
 int cmd_tree_set(const struct vmctl_cmd *cmd, int argc, char **argv);
+int cmd_repo_import(const struct vmctl_cmd *cmd, int argc, char **argv);
+int cmd_repo_list(const struct vmctl_cmd *cmd, int argc, char **argv);
+int cmd_repo_rm(const struct vmctl_cmd *cmd, int argc, char **argv);
 int cmd_pkg_info(const struct vmctl_cmd *cmd, int argc, char **argv);
 int cmd_update(const struct vmctl_cmd *cmd, int argc, char **argv);
 

@@ -53,6 +53,26 @@ int name_check_tree(const char *name)
 	return name_check("tree", name, IMAGE_NAME_MAX, "_.-");
 }
 
+int name_check_repo(const char *name)
+{
+	return name_check("repository", name, IMAGE_NAME_MAX, "_.-");
+}
+
+int package_file_check(const char *file)
+{
+	size_t n = strlen(file);
+	int ok = n > 5 && n <= 255 && file[0] != '.' && file[0] != '-' &&
+		 !strcmp(file + n - 5, ".hpkg");
+
+	for (const char *p = file; ok && *p; p++)
+		ok = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+~-",
+			    *p) != NULL;
+	if (!ok)
+		return mf_error(MF_E_USAGE, "'%s' is not a package file name Mayfly accepts"
+				" (letters, digits, '_.+~-', ending in .hpkg)", file);
+	return 0;
+}
+
 int rev_check(const char *rev)
 {
 	int ok = *rev && strlen(rev) <= 200 && rev[0] != '-' && !strstr(rev, "..");

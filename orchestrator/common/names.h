@@ -15,6 +15,14 @@ int recipe_name_check(const char *name);
 int image_name_check(const char *name);
 /* Tree names: like image names. */
 int name_check_tree(const char *name);
+/* Repository names (vmctl repo): like image names. */
+int name_check_repo(const char *name);
+/*
+ * A package file name from a package or repository file, before it is
+ * used in a path or URL: letters, digits, '_', '.', '+', '~', '-', not
+ * starting with '.' or '-', ending in ".hpkg".
+ */
+int package_file_check(const char *file);
 /*
  * Revisions of a tree: branch and tag names, commit ids, with ~N or ^;
  * no reflog (@{...}), no message search (:/...), no option-like '-'.

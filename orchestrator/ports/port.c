@@ -10,7 +10,7 @@
 #include "common/util.h"
 #include "store/images.h"
 #include "store/trees.h"
-#include "ports/version.h"
+#include "pkg/version.h"
 
 /* --- the index */
 

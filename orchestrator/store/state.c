@@ -130,6 +130,37 @@ static const char *const migrations[] = {
 	"ALTER TABLE images ADD COLUMN target_arch TEXT NOT NULL DEFAULT 'x86_64';"
 	"ALTER TABLE images ADD COLUMN secondary_arches TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE images ADD COLUMN no_system_packages INTEGER NOT NULL DEFAULT 1;",
+	/* 4: the package index (store/pkgindex.h) */
+	"CREATE TABLE pkg_repos ("
+	" name TEXT PRIMARY KEY,"
+	" hpkr_sha256 TEXT NOT NULL,"
+	" packages TEXT NOT NULL,"
+	" imported INTEGER NOT NULL);"
+	"CREATE TABLE pkg_index ("
+	" id INTEGER PRIMARY KEY,"
+	" origin TEXT NOT NULL,"
+	" name TEXT NOT NULL,"
+	" version TEXT NOT NULL,"
+	" arch TEXT NOT NULL,"
+	" file_name TEXT NOT NULL,"
+	" location TEXT NOT NULL,"
+	" sha256 TEXT,"
+	" size INTEGER,"
+	" added INTEGER NOT NULL,"
+	" UNIQUE (origin, file_name));"
+	"CREATE TABLE pkg_provides ("
+	" pkg INTEGER NOT NULL REFERENCES pkg_index(id) ON DELETE CASCADE,"
+	" name TEXT NOT NULL,"
+	" version TEXT,"
+	" compat TEXT);"
+	"CREATE INDEX pkg_provides_name ON pkg_provides(name);"
+	"CREATE INDEX pkg_provides_pkg ON pkg_provides(pkg);"
+	"CREATE TABLE pkg_requires ("
+	" pkg INTEGER NOT NULL REFERENCES pkg_index(id) ON DELETE CASCADE,"
+	" name TEXT NOT NULL,"
+	" op INTEGER,"
+	" version TEXT);"
+	"CREATE INDEX pkg_requires_pkg ON pkg_requires(pkg);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -19,7 +19,7 @@
 #include "ports/mirror.h"
 #include "ports/recipe.h"
 #include "ports/sandbox.h"
-#include "ports/version.h"
+#include "pkg/version.h"
 #include "store/db.h"
 #include "store/state.h"
 

@@ -1,5 +1,5 @@
 /* version.c - see version.h. */
-#include "ports/version.h"
+#include "pkg/version.h"
 
 #include <ctype.h>
 #include <string.h>

@@ -112,7 +112,8 @@ int harvest(const struct harvest_opts *o, struct build_package **out, size_t *n)
 	if ((o->expect ? expected(o, &after, &nafter) :
 			 guest_list(o->guest, o->remote_dir, &after, &nafter)) < 0)
 		return -1;
-	qsort(after, nafter, sizeof(*after), by_name);
+	if (nafter)
+		qsort(after, nafter, sizeof(*after), by_name);
 	/* Which files, and are they within the cap? Nothing is read before both are known. */
 	for (size_t i = 0; i < nafter; i++) {
 		if (!after[i].regular || (!o->expect && !is_new(o, &after[i]))) {

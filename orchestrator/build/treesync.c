@@ -427,8 +427,10 @@ static int repair(const struct treesync_opts *o, struct tar *t, char *listing,
 	if (mirror_walk(o->m, o->commit, "", want_one, &want) < 0 ||
 	    parse_listing(listing, &have) < 0)
 		goto out;
-	qsort(want.v, want.n, sizeof(*want.v), by_path);
-	qsort(have.v, have.n, sizeof(*have.v), by_path);
+	if (want.n)
+		qsort(want.v, want.n, sizeof(*want.v), by_path);
+	if (have.n)
+		qsort(have.v, have.n, sizeof(*have.v), by_path);
 	/* What the difference already sends needs no second look. */
 	for (size_t i = 0; i < nd; i++) {
 		struct tfile key = { .path = d[i].path };

@@ -88,8 +88,10 @@ static int prefetch(const struct port_ctx *c, char **dirs, size_t ndirs)
 	size_t n = 0;
 	int ret;
 
-	memcpy(sorted, dirs, ndirs * sizeof(char *));
-	qsort(sorted, ndirs, sizeof(char *), by_str);
+	if (ndirs) {
+		memcpy(sorted, dirs, ndirs * sizeof(char *));
+		qsort(sorted, ndirs, sizeof(char *), by_str);
+	}
 	for (size_t j = 0; j < c->idx->n; j++) {
 		const struct port_recipe *pr = &c->idx->v[j];
 		if (bsearch(&pr->dir, sorted, ndirs, sizeof(char *), by_str))
@@ -195,7 +197,8 @@ int changes_ports(const struct port_ctx *c, const char *from, struct change **ou
 		}
 		free(names);
 	}
-	qsort(v, len, sizeof(*v), by_port);
+	if (len)
+		qsort(v, len, sizeof(*v), by_port);
 	*out = v;
 	*n = len;
 	v = NULL;

@@ -138,6 +138,21 @@ static int remote_branches(git_remote *r, const char *want, size_t *count, struc
 	return found;
 }
 
+/*
+ * A remote of no name for url. url.*.insteadOf rewriting is skipped: in
+ * libgit2 1.5 it leaks pcre2 match data (tens of kB) for every config
+ * entry it tries, on every fetch of a long-running mayflyd.
+ */
+static int anonymous_remote(git_remote **out, git_repository *repo, const char *url)
+{
+	git_remote_create_options o;
+
+	git_remote_create_options_init(&o, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	o.repository = repo;
+	o.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF;
+	return git_remote_create_with_opts(out, url, &o);
+}
+
 int mirror_fetch(struct mirror *m, const char *url, const char *branch,
 		 const struct mirror_auth *auth, char head[MIRROR_ID_LEN])
 {
@@ -170,7 +185,7 @@ int mirror_fetch(struct mirror *m, const char *url, const char *branch,
 	 * that shows no branch at all (emptied by mistake) would otherwise
 	 * prune the mirror to nothing.
 	 */
-	if (git_remote_create_anonymous(&r, m->repo, u) < 0 ||
+	if (anonymous_remote(&r, m->repo, u) < 0 ||
 	    git_remote_connect(r, GIT_DIRECTION_FETCH, &cb, NULL, NULL) < 0) {
 		git_fail(MF_E_INFRA, "cannot connect");
 		goto out;
@@ -242,7 +257,7 @@ int mirror_fetch_all(struct mirror *m, const char *url)
 	fo.callbacks = cb;
 	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_ALL;
 	fo.update_fetchhead = 0;
-	if (git_remote_create_anonymous(&r, m->repo, url) < 0 ||
+	if (anonymous_remote(&r, m->repo, url) < 0 ||
 	    git_remote_connect(r, GIT_DIRECTION_FETCH, &cb, NULL, NULL) < 0) {
 		git_fail(MF_E_INFRA, "cannot connect");
 		goto out;

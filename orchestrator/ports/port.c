@@ -72,7 +72,8 @@ int port_index_build(struct mirror *m, const char *commit, struct port_index **o
 		port_index_free(idx);
 		return -1;
 	}
-	qsort(idx->v, idx->n, sizeof(*idx->v), by_name_version);
+	if (idx->n)
+		qsort(idx->v, idx->n, sizeof(*idx->v), by_name_version);
 	*out = idx;
 	return 0;
 }

@@ -408,7 +408,8 @@ int recipe_parse_dump(struct recipe *r, const char *dump)
 			p->package_version = xstrdup_or_null(get(v, n, key));
 		}
 	}
-	qsort(r->packages, r->npackages, sizeof(*r->packages), by_ext);
+	if (r->npackages)
+		qsort(r->packages, r->npackages, sizeof(*r->packages), by_ext);
 	for (size_t i = 0; i < n; i++) {
 		free(v[i].key);
 		free(v[i].value);

@@ -516,7 +516,8 @@ int sources_fetch(const struct sources_opts *o, const struct recipe *r, struct s
 	*out = NULL;
 	*n = 0;
 	memcpy(sorted, r->sources, r->nsources * sizeof(*sorted));
-	qsort(sorted, r->nsources, sizeof(*sorted), by_index);
+	if (r->nsources)
+		qsort(sorted, r->nsources, sizeof(*sorted), by_index);
 	for (size_t i = 0; i < r->nsources && ret == 0; i++)
 		ret = fetch_one(o, &http, &sorted[i], &v[i]);
 	httpc_close(http);

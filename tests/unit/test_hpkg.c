@@ -16,6 +16,7 @@
 #include "common/error.h"
 #include "common/util.h"
 #include "pkg/hpkg.h"
+#include "pkg/hpkg_write.h"
 
 #define DATA MAYFLY_TESTDATA "/haiku/"
 
@@ -240,6 +241,100 @@ static void test_bit_flips(void **state)
 	free(buf);
 }
 
+static void assert_same_package(const struct hpkg_info *a, const struct hpkg_info *b)
+{
+	assert_string_equal(a->name, b->name);
+	assert_string_equal(a->version, b->version);
+	assert_string_equal(a->arch, b->arch);
+	assert_string_equal(a->summary, b->summary);
+	assert_string_equal(a->vendor, b->vendor);
+	assert_string_equal(a->packager, b->packager);
+	assert_int_equal(a->n_provides, b->n_provides);
+	for (size_t i = 0; i < a->n_provides; i++) {
+		assert_string_equal(a->provides[i].name, b->provides[i].name);
+		assert_true((a->provides[i].version == NULL) == (b->provides[i].version == NULL));
+		if (a->provides[i].version)
+			assert_string_equal(a->provides[i].version, b->provides[i].version);
+		assert_true((a->provides[i].compat == NULL) == (b->provides[i].compat == NULL));
+		if (a->provides[i].compat)
+			assert_string_equal(a->provides[i].compat, b->provides[i].compat);
+	}
+	assert_int_equal(a->n_requires, b->n_requires);
+	for (size_t i = 0; i < a->n_requires; i++) {
+		assert_string_equal(a->requires[i].name, b->requires[i].name);
+		assert_int_equal(a->requires[i].op, b->requires[i].op);
+		if (a->requires[i].version)
+			assert_string_equal(a->requires[i].version, b->requires[i].version);
+	}
+}
+
+/* What the writer writes, the reader reads back the same: Haiku's real
+ * packages re-encoded (all 235 of the repository and tipster). */
+static void test_write_roundtrip(void **state)
+{
+	static const char *const names[] = { "tipster-1.1.1-1-x86_64.hpkg", "repo.hpkr" };
+	size_t count = 0;
+	(void)state;
+
+	for (size_t k = 0; k < 2; k++) {
+		struct hpkg_file f;
+		char *path = xasprintf(DATA "%s", names[k]);
+		assert_int_equal(hpkg_read_file(path, &f), 0);
+		free(path);
+		for (size_t i = 0; i < f.n_pkgs; i++) {
+			unsigned char *buf;
+			size_t len;
+			struct hpkg_file g;
+			assert_int_equal(hpkg_write_package(&f.pkgs[i], &buf, &len), 0);
+			/* The header is Haiku's: 80 bytes, version 2, zlib, 64 KiB chunks. */
+			assert_memory_equal(buf, "hpkg\0\x50\0\x02", 8);
+			assert_int_equal(buf[19], 1);
+			if (hpkg_read_buffer(buf, len, "written.hpkg", &g) < 0)
+				fail_msg("%s: %s", f.pkgs[i].name, mf_error_msg());
+			assert_int_equal(g.kind, HPKG_PACKAGE);
+			assert_same_package(&f.pkgs[i], &g.pkgs[0]);
+			hpkg_file_release(&g);
+			free(buf);
+			count++;
+		}
+		hpkg_file_release(&f);
+	}
+	assert_int_equal(count, 236);
+}
+
+/* Versions are split into Haiku's parts and put together again. */
+static void test_write_versions(void **state)
+{
+	static const char *const versions[] = { "1", "1.2", "1.2.3", "1.2.3.4", "1.0~beta2",
+						"r1~beta1_hrev52295_129-1", "42.17-12", "2.0-3" };
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(versions) / sizeof(*versions); i++) {
+		struct hpkg_provide prov = { "foo", (char *)versions[i], NULL };
+		struct hpkg_info p = { .name = "foo", .version = (char *)versions[i],
+				       .arch = "any", .summary = "s", .vendor = "", .packager = "",
+				       .provides = &prov, .n_provides = 1 };
+		unsigned char *buf;
+		size_t len;
+		struct hpkg_file g;
+		assert_int_equal(hpkg_write_package(&p, &buf, &len), 0);
+		assert_int_equal(hpkg_read_buffer(buf, len, "v.hpkg", &g), 0);
+		assert_string_equal(g.pkgs[0].version, versions[i]);
+		assert_string_equal(g.pkgs[0].provides[0].version, versions[i]);
+		hpkg_file_release(&g);
+		free(buf);
+	}
+	struct hpkg_info bad = { .name = "foo", .version = "1.0-x", .arch = "any" };
+	unsigned char *buf;
+	size_t len;
+	assert_int_equal(hpkg_write_package(&bad, &buf, &len), -1);
+	assert_non_null(strstr(mf_error_msg(), "the revision is not a number"));
+	bad.version = "1.0";
+	bad.arch = "vax";
+	assert_int_equal(hpkg_write_package(&bad, &buf, &len), -1);
+	assert_non_null(strstr(mf_error_msg(), "unknown architecture 'vax'"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -249,6 +344,8 @@ int main(void)
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_hostile_headers),
 		cmocka_unit_test(test_bit_flips),
+		cmocka_unit_test(test_write_roundtrip),
+		cmocka_unit_test(test_write_versions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

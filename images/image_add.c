@@ -26,6 +26,8 @@
 #include "common/template.h"
 #include "common/util.h"
 #include "machine/vm.h"
+#include "pkg/hpkg.h"
+#include "store/pkgindex.h"
 
 struct add {
 	struct host *host;	/* NULL while only checking */
@@ -36,6 +38,11 @@ struct add {
 	char *pinned;		/* from --host-key */
 	char *import_pool;
 	int volume_claimed, pool_claimed, volume_created, key_copied;
+	/* The image's system packages, read during the smoke boot. */
+	struct hpkg_info *sys;
+	char **sys_paths;	/* where each is on the guest */
+	int64_t *sys_sizes;
+	size_t nsys;
 };
 
 static void progress(struct add *a, const char *step, int64_t start)
@@ -283,6 +290,73 @@ out:
 }
 
 /* Boots one linked clone: it must come up, take the key, and show its host key. */
+/*
+ * The attributes of the image's system packages, read on the guest (only
+ * the chunks that hold them): builds are given these by a link, never an
+ * upload, and resolution finds them after the package index's own.
+ */
+static int read_system_packages(struct add *a, struct guest *g)
+{
+	const char *dir = IMAGE_SYSTEM_PACKAGES_DIR;
+	struct guest_file *files = NULL;
+	size_t n = 0;
+	int ret = -1;
+
+	if (guest_check_dir(g, dir) < 0) {
+		mf_error_clear();
+		log_warnx("image '%s' has no %s: builds are given no system packages",
+			  a->img->name, dir);
+		return 0;
+	}
+	if (guest_list(g, dir, &files, &n) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(files[i].name);
+		if (l < 6 || strcmp(files[i].name + l - 5, ".hpkg"))
+			continue;
+		char *path = xasprintf("%s/%s", dir, files[i].name);
+		char *label = xasprintf("guest:%s", path);
+		struct guest_rfile *rf = NULL;
+		struct hpkg_file f;
+		uint64_t size = 0;
+		int rc = guest_rfile_open(g, path, &rf, &size);
+		if (rc == 0)
+			rc = hpkg_read_with(guest_rfile_read, rf, size, label, &f);
+		guest_rfile_close(rf);
+		free(label);
+		if (rc == 0 && f.kind != HPKG_PACKAGE) {
+			hpkg_file_release(&f);
+			rc = mf_error(MF_E_USAGE, "guest:%s is a repository file", path);
+		}
+		if (rc == 0) {
+			char *canon = hpkg_file_name(&f.pkgs[0]);
+			rc = package_file_check(canon);
+			free(canon);
+			if (rc < 0)
+				hpkg_file_release(&f);
+		}
+		if (rc < 0) {
+			free(path);
+			mf_error_wrap("image '%s', system packages", a->img->name);
+			goto out;
+		}
+		a->sys = xrealloc(a->sys, (a->nsys + 1) * sizeof(*a->sys));
+		a->sys_paths = xrealloc(a->sys_paths, (a->nsys + 2) * sizeof(char *));
+		a->sys_sizes = xrealloc(a->sys_sizes, (a->nsys + 1) * sizeof(int64_t));
+		a->sys[a->nsys] = f.pkgs[0];
+		a->sys_paths[a->nsys] = path;
+		a->sys_sizes[a->nsys] = (int64_t)size;
+		a->nsys++;
+		a->sys_paths[a->nsys] = NULL;
+		f.n_pkgs = 0;
+		hpkg_file_release(&f);
+	}
+	ret = 0;
+out:
+	guest_files_free(files, n);
+	return ret;
+}
+
 static int smoke_boot(struct add *a)
 {
 	struct image *img = a->img;
@@ -328,6 +402,8 @@ static int smoke_boot(struct add *a)
 	/* A golden tree that is a checkout: builds send only the difference to it. */
 	if (read_tree_commit(m->guest, img->settings.tree_path, &img->tree_commit) < 0)
 		goto down;
+	if (read_system_packages(a, m->guest) < 0)
+		goto down;
 	img->host_key = xstrdup(m->host_key);
 	progress(a, "check", t);
 	ret = 0;
@@ -370,6 +446,11 @@ static void add_release(struct add *a)
 	free(a->pinned);
 	free(a->import_pool);
 	image_free(a->img);
+	for (size_t i = 0; i < a->nsys; i++)
+		hpkg_info_release(&a->sys[i]);
+	free(a->sys);
+	mf_strv_free(a->sys_paths);
+	free(a->sys_sizes);
 }
 
 int image_add_check(struct mf_state *st, const struct image_add_opts *opts)
@@ -409,7 +490,11 @@ int image_add(struct host *h, struct mf_state *st, const struct image_add_opts *
 	/* In one transaction, the record takes the volume over from the ledger. */
 	if (db_begin(st->db) < 0)
 		goto fail;
-	if (images_insert(st->db, a.img) < 0 ||
+	char *origin = xasprintf("system:%s", a.img->name);
+	int indexed = pkgindex_replace_origin(st->db, origin, a.sys, a.nsys, a.sys_paths,
+					      a.sys_sizes, NULL);
+	free(origin);
+	if (indexed < 0 || images_insert(st->db, a.img) < 0 ||
 	    ledger_release(st->db, LEDGER_VOLUME, a.img->volume) < 0 ||
 	    db_commit(st->db) < 0) {
 		db_rollback(st->db);

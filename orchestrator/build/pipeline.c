@@ -21,11 +21,14 @@
 #include "json/report.h"
 #include "machine/guest.h"
 #include "machine/machine.h"
+#include "pkg/hpkg.h"
 #include "ports/port.h"
+#include "ports/resolve.h"
 #include "ports/sources.h"
 #include "ports/tree.h"
 #include "store/db.h"
 #include "store/images.h"
+#include "store/pkgindex.h"
 #include "store/state.h"
 #include "store/trees.h"
 
@@ -56,6 +59,15 @@ struct build {
 	char **expect;		/* the package files it must make (NULL-terminated) */
 	struct source_file *sources;
 	size_t nsources;
+	struct given *given;	/* the packages the build is given */
+	size_t ngiven;
+};
+
+/* A package a port's build is given in its packages directory. */
+struct given {
+	char *file;		/* canonical name: name-version-arch.hpkg */
+	char *guest_path;	/* a system package: linked to, never uploaded */
+	char *host_path;	/* else uploaded from here */
 };
 
 static void record_phase(struct build *b, const char *name, int64_t ms)
@@ -208,6 +220,192 @@ static int validate(struct build *b)
 	return 0;
 }
 
+/*
+ * What the port needs, as HaikuPorter resolves it (ports/resolve.h): the
+ * packages of the index and of the image it is given, each in hand on the
+ * host before a machine starts (a repository's package is fetched and
+ * verified here). A requirement nothing meets fails the build, named.
+ */
+static int resolve_packages(struct build *b)
+{
+	const struct image_settings *s = &b->img->settings;
+	struct recipe *r = b->port->recipe;
+	struct pkgindex *ix = NULL;
+	struct resolution res = { 0 };
+	int ret = -1;
+
+	if (pkgindex_open(b->st->db, &ix) < 0)
+		return -1;
+	struct resolve_env env = {
+		.ix = ix,
+		.arch = s->target_arch,
+		.image = b->img->name,
+		.run = b->req->run,
+		.always = resolve_scriptlet_prerequires,
+	};
+	if (resolve_port(&env, b->port->versioned_name, r->build_requires, r->build_prerequires,
+			 &res) < 0)
+		goto out;
+	if (res.error) {
+		mf_error(MF_E_BUILD, "%s", res.error);
+		goto out;
+	}
+	if (res.nports) {
+		struct strbuf sb = STRBUF_INIT;
+		for (size_t i = 0; i < res.nports; i++)
+			strbuf_addf(&sb, "%s%s", i ? ", " : "", res.ports[i]);
+		mf_error(MF_E_BUILD, "%s needs ports of the tree built first: %s", b->port->versioned_name,
+			 sb.buf);
+		strbuf_release(&sb);
+		goto out;
+	}
+	b->given = xcalloc(res.npkgs + 1, sizeof(*b->given));
+	for (size_t i = 0; i < res.npkgs; i++) {
+		struct pkg_entry e;
+		struct given *g = &b->given[b->ngiven];
+		if (pkgindex_get(ix, res.pkgs[i], &e) < 0)
+			goto out;
+		g->file = xstrdup(e.file_name);
+		b->ngiven++;
+		if (!strncmp(e.origin, "system:", 7)) {
+			g->guest_path = xstrdup(e.location);
+			buildlog_event(b->log, "package %s: the image's own", e.file_name);
+		} else if (!strncmp(e.location, "https://", 8) || !strncmp(e.location, "http://", 7)) {
+			struct sources_opts so = {
+				.db = b->st->db,
+				.cache_dir = b->st->sources_dir,
+				.cache_max = b->env->max_source_cache_bytes,
+				.cancel = b->req->cancel,
+				.log = b->log,
+			};
+			struct source_file f;
+			int rc = sources_fetch_uri(&so, e.location, e.sha256, e.file_name, &f);
+			if (rc == 0) {
+				g->host_path = f.path;
+				free(f.name);
+				free(f.uri);
+			}
+			if (rc < 0) {
+				pkg_entry_free(&e);
+				goto out;
+			}
+		} else {
+			if (access(e.location, R_OK) < 0) {
+				mf_error_errno(MF_E_INFRA, "package %s (%s) cannot be read at %s",
+					       e.file_name, e.origin, e.location);
+				pkg_entry_free(&e);
+				goto out;
+			}
+			g->host_path = xstrdup(e.location);
+			buildlog_event(b->log, "package %s: from %s", e.file_name, e.origin);
+		}
+		pkg_entry_free(&e);
+	}
+	ret = 0;
+out:
+	resolution_release(&res);
+	pkgindex_close(ix);
+	return ret;
+}
+
+/*
+ * The packages it is given, as buildmaster places them on a builder: each
+ * uploaded into the packages directory's .cache as NAME.upload, renamed,
+ * and linked into the packages directory (a system package is linked to
+ * where the image has it). One shell command does the renames and links.
+ */
+static int push_given(struct build *b)
+{
+	const char *pk = b->img->settings.packages_dir;
+	char *cache = xasprintf("%s/.cache", pk);
+	struct strbuf cmd = STRBUF_INIT;
+	struct guest *g = b->machine->guest;
+	int status = -1, ret = -1;
+
+	strbuf_addstr(&cmd, "set -e; mkdir -p ");
+	shell_quote(&cmd, cache);
+	if (guest_exec(g, cmd.buf, NULL, &status) < 0 || status != 0) {
+		if (status != 0)
+			mf_error(MF_E_INFRA, "cannot create %s on the guest", cache);
+		goto out;
+	}
+	strbuf_reset(&cmd);
+	strbuf_addstr(&cmd, "set -e");
+	for (size_t i = 0; i < b->ngiven; i++) {
+		const struct given *p = &b->given[i];
+		char *link = xasprintf("%s/%s", pk, p->file);
+		if (p->host_path) {
+			char *final = xasprintf("%s/%s", cache, p->file);
+			char *upload = xasprintf("%s.upload", final);
+			int rc = guest_put(g, p->host_path, upload, tick, b);
+			if (rc == 0) {
+				strbuf_addstr(&cmd, "; mv -f ");
+				shell_quote(&cmd, upload);
+				strbuf_addch(&cmd, ' ');
+				shell_quote(&cmd, final);
+				strbuf_addstr(&cmd, "; ln -sf ");
+				shell_quote(&cmd, final);
+				strbuf_addch(&cmd, ' ');
+				shell_quote(&cmd, link);
+			}
+			free(upload);
+			free(final);
+			if (rc < 0) {
+				free(link);
+				mf_error_wrap("package %s", p->file);
+				goto out;
+			}
+		} else {
+			strbuf_addstr(&cmd, "; ln -sf ");
+			shell_quote(&cmd, p->guest_path);
+			strbuf_addch(&cmd, ' ');
+			shell_quote(&cmd, link);
+		}
+		free(link);
+	}
+	if (guest_exec(g, cmd.buf, NULL, &status) < 0)
+		goto out;
+	if (status != 0) {
+		mf_error(MF_E_INFRA, "cannot place the packages the build is given in %s", pk);
+		goto out;
+	}
+	buildlog_event(b->log, "%zu package%s given in %s", b->ngiven, b->ngiven == 1 ? "" : "s",
+		       pk);
+	ret = 0;
+out:
+	strbuf_release(&cmd);
+	free(cache);
+	return ret;
+}
+
+/*
+ * Each package the build made must be what the recipe declared: its own
+ * attributes (name, version, architecture) give its canonical file name.
+ */
+static int check_harvest(struct build *b)
+{
+	struct build_result *r = b->res;
+
+	for (size_t i = 0; i < r->npackages; i++) {
+		struct hpkg_file f;
+		if (hpkg_read_file(r->packages[i].path, &f) < 0) {
+			mf_error_wrap("harvested package %s", r->packages[i].name);
+			return mf_error_reclass(MF_E_BUILD);
+		}
+		char *canon = f.kind == HPKG_PACKAGE ? hpkg_file_name(&f.pkgs[0]) : NULL;
+		int ok = canon && !strcmp(canon, r->packages[i].name);
+		if (!ok)
+			mf_error(MF_E_BUILD, "harvested package %s says it is %s, not what the "
+				 "recipe declares", r->packages[i].name,
+				 canon ? canon : "a repository");
+		free(canon);
+		hpkg_file_release(&f);
+		if (!ok)
+			return -1;
+	}
+	return 0;
+}
+
 static char *remote_path(const struct build *b, const char *name)
 {
 	return harvest_remote_path(b->img->settings.packages_dir, name);
@@ -318,6 +516,8 @@ static int push(struct build *b)
 		if (rc < 0 || status != 0)
 			return rc < 0 ? -1 : mf_error(MF_E_INFRA, "cannot create the packages "
 						      "directory on the guest");
+		if (push_given(b) < 0)
+			return -1;
 	}
 	if (guest_check_dir(g, b->img->settings.packages_dir) < 0)
 		return mf_error_wrap("the image's packages directory");
@@ -369,6 +569,8 @@ static int harvest_packages(struct build *b)
 	};
 
 	if (harvest(&o, &r->packages, &r->npackages) < 0)
+		return -1;
+	if (b->port && check_harvest(b) < 0)
 		return -1;
 	for (size_t i = 0; i < r->npackages; i++)
 		if (builds_add_package(b->st->db, r->id, &r->packages[i]) < 0)
@@ -539,6 +741,12 @@ void build_env_init(struct build_env *env, const struct mf_config *cfg, struct m
 
 static void build_release(struct build *b)
 {
+	for (size_t i = 0; i < b->ngiven; i++) {
+		free(b->given[i].file);
+		free(b->given[i].guest_path);
+		free(b->given[i].host_path);
+	}
+	free(b->given);
 	source_files_free(b->sources, b->nsources);
 	mf_strv_free(b->expect);
 	port_free(b->port);
@@ -605,6 +813,14 @@ int pipeline_run(const struct build_env *env, const struct build_request *req,
 			goto finish;
 		}
 		phase_end(&b, "sources", t);
+	}
+	if (b.port) {
+		t = mf_now_ms();
+		if (resolve_packages(&b) < 0) {
+			fail(&b, "packages", t);
+			goto finish;
+		}
+		phase_end(&b, "packages", t);
 	}
 
 	/* Each attempt gets its own names: a failed cleanup never blocks a retry. */

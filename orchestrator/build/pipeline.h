@@ -55,6 +55,7 @@ struct build_request {
 	const char *tree;	/* NULL: recipes */
 	const char *commit;	/* a revision of the tree; NULL: its head */
 	const char *port;	/* "zlib", "zlib-1.3.2", "zlib_x86" */
+	const char *run;	/* the build run it belongs to: its packages count; NULL: none */
 	/* mayflyd: run an attempt of an existing (queued) build record */
 	int64_t build_id;	/* 0: create a record */
 	int attempt;		/* 1, 2, ... (the log is appended to after the first) */

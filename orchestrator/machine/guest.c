@@ -497,6 +497,65 @@ int guest_read_file(struct guest *g, const char *remote, size_t max, char **out,
 	return 1;
 }
 
+struct guest_rfile {
+	struct guest *g;
+	sftp_file f;
+	char *remote;
+};
+
+int guest_rfile_open(struct guest *g, const char *remote, struct guest_rfile **out,
+		     uint64_t *size)
+{
+	sftp_attributes a;
+	sftp_file f;
+
+	*out = NULL;
+	if (sftp_ready(g) < 0)
+		return -1;
+	f = sftp_open(g->sftp, remote, O_RDONLY, 0);
+	if (!f)
+		return sftp_fail(g, "cannot open", remote);
+	a = sftp_fstat(f);
+	if (!a) {
+		sftp_close(f);
+		return sftp_fail(g, "cannot stat", remote);
+	}
+	*size = a->size;
+	sftp_attributes_free(a);
+	*out = xcalloc(1, sizeof(**out));
+	(*out)->g = g;
+	(*out)->f = f;
+	(*out)->remote = xstrdup(remote);
+	return 0;
+}
+
+int guest_rfile_read(void *rfile, uint64_t off, void *buf, size_t len)
+{
+	struct guest_rfile *r = rfile;
+	size_t done = 0;
+
+	if (sftp_seek64(r->f, off) < 0)
+		return sftp_fail(r->g, "cannot seek in", r->remote);
+	while (done < len) {
+		ssize_t n = sftp_read(r->f, (char *)buf + done, len - done);
+		if (n < 0)
+			return sftp_fail(r->g, "cannot read", r->remote);
+		if (n == 0)
+			return mf_error(MF_E_INFRA, "'%s' on the guest ended early", r->remote);
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+void guest_rfile_close(struct guest_rfile *f)
+{
+	if (!f)
+		return;
+	sftp_close(f->f);
+	free(f->remote);
+	free(f);
+}
+
 int guest_get(struct guest *g, const char *remote, const char *local, uint64_t max_size,
 	      uint64_t *size, char sha256[SHA256_HEX_LEN], int (*tick)(void *), void *payload)
 {

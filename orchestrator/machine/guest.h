@@ -76,6 +76,14 @@ int guest_write_file(struct guest *g, const char *remote, const void *data, size
  */
 int guest_read_file(struct guest *g, const char *remote, size_t max, char **out, size_t *len);
 
+/* A file on the guest read at offsets (over SFTP), e.g. by pkg/hpkg.h. */
+struct guest_rfile;
+int guest_rfile_open(struct guest *g, const char *remote, struct guest_rfile **out,
+		     uint64_t *size);
+/* Reads exactly len bytes at off; MF_E_INFRA on a short read. */
+int guest_rfile_read(void *rfile, uint64_t off, void *buf, size_t len);
+void guest_rfile_close(struct guest_rfile *f);
+
 /* Uploads a local file to remote (mode 0644). */
 int guest_put(struct guest *g, const char *local, const char *remote,
 	      int (*tick)(void *), void *payload);

@@ -28,6 +28,7 @@
 enum {
 	A_NAME = 15,
 	A_SUMMARY = 16,
+	A_DESCRIPTION = 17,
 	A_VENDOR = 18,
 	A_PACKAGER = 19,
 	A_ARCH = 21,
@@ -52,8 +53,10 @@ enum { COMP_NONE, COMP_ZLIB, COMP_ZSTD };
 
 struct src {
 	const char *name;
-	int fd;			  /* -1: memory */
-	const unsigned char *mem; /* when fd < 0 */
+	int fd;			  /* -1: memory or read_at */
+	const unsigned char *mem; /* when fd < 0 and no read_at */
+	int (*read_at)(void *ctx, uint64_t off, void *buf, size_t len);
+	void *ctx;
 	uint64_t size;
 };
 
@@ -63,6 +66,9 @@ static int src_read(struct src *s, uint64_t off, void *buf, size_t len, const ch
 		return mf_error(MF_E_USAGE, "%s: %s (%zu bytes at offset %" PRIu64
 			       ") lies past the end of the file (%" PRIu64 " bytes)",
 			       s->name, what, len, off, s->size);
+	if (s->read_at)
+		return s->read_at(s->ctx, off, buf, len) < 0 ?
+			       mf_error_wrap("%s: reading %s", s->name, what) : 0;
 	if (s->fd < 0) {
 		memcpy(buf, s->mem + off, len);
 		return 0;
@@ -391,8 +397,17 @@ static int want(struct section *c, const struct attr *a, unsigned type, const ch
 			c->file, c->what, c->pos, name);
 }
 
+static int text_nl(struct section *c, const struct attr *a, const char *name, char **out,
+		   int keep_newlines);
+
 /* A string the rest of Mayfly may print: valid UTF-8, no control characters. */
 static int text(struct section *c, const struct attr *a, const char *name, char **out)
+{
+	return text_nl(c, a, name, out, 0);
+}
+
+static int text_nl(struct section *c, const struct attr *a, const char *name, char **out,
+		   int keep_newlines)
 {
 	if (want(c, a, T_STRING, name) < 0)
 		return -1;
@@ -410,7 +425,7 @@ static int text(struct section *c, const struct attr *a, const char *name, char 
 	}
 	free(*out);
 	*out = xstrdup(a->s);
-	mf_scrub_controls(*out, 0);
+	mf_scrub_controls(*out, keep_newlines);
 	return 0;
 bad:
 	return mf_error(MF_E_USAGE, "%s: %s section, byte %zu: attribute '%s' is not UTF-8",
@@ -564,6 +579,7 @@ static int package(struct section *c, int depth, struct hpkg_info *p)
 		switch (a.id) {
 		case A_NAME: r = text(c, &a, "name", &p->name); break;
 		case A_SUMMARY: r = text(c, &a, "summary", &p->summary); break;
+		case A_DESCRIPTION: r = text_nl(c, &a, "description", &p->description, 1); break;
 		case A_VENDOR: r = text(c, &a, "vendor", &p->vendor); break;
 		case A_PACKAGER: r = text(c, &a, "packager", &p->packager); break;
 		case A_CHECKSUM: r = text(c, &a, "checksum", &p->checksum); break;
@@ -606,6 +622,8 @@ static int package(struct section *c, int depth, struct hpkg_info *p)
 				p->name);
 	if (!p->summary)
 		p->summary = xstrdup("");
+	if (!p->description)
+		p->description = xstrdup("");
 	if (!p->vendor)
 		p->vendor = xstrdup("");
 	if (!p->packager)
@@ -752,6 +770,13 @@ int hpkg_read_buffer(const void *data, size_t len, const char *name, struct hpkg
 	return read_src(&s, out);
 }
 
+int hpkg_read_with(int (*read_at)(void *ctx, uint64_t off, void *buf, size_t len), void *ctx,
+		   uint64_t size, const char *name, struct hpkg_file *out)
+{
+	struct src s = { .name = name, .fd = -1, .read_at = read_at, .ctx = ctx, .size = size };
+	return read_src(&s, out);
+}
+
 int hpkg_read_file(const char *path, struct hpkg_file *out)
 {
 	struct stat st;
@@ -776,6 +801,7 @@ void hpkg_info_release(struct hpkg_info *p)
 	free(p->version);
 	free(p->arch);
 	free(p->summary);
+	free(p->description);
 	free(p->vendor);
 	free(p->packager);
 	free(p->base_package);

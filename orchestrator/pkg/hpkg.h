@@ -51,6 +51,7 @@ struct hpkg_info {
 	char *version;	    /* "major[.minor[.micro]][~pre][-revision]" */
 	char *arch;	    /* "x86_64", "any", ... */
 	char *summary;	    /* "" when absent */
+	char *description;  /* "" when absent; may hold newlines */
 	char *vendor;	    /* "" when absent */
 	char *packager;	    /* "" when absent */
 	char *base_package; /* NULL when absent */
@@ -81,6 +82,10 @@ struct hpkg_file {
 int hpkg_read_file(const char *path, struct hpkg_file *out);
 /* The same from memory (the fuzz target and tests); name is for messages. */
 int hpkg_read_buffer(const void *data, size_t len, const char *name, struct hpkg_file *out);
+/* The same through read_at(ctx, offset, buf, len), which reads exactly len
+ * bytes or fails (setting the error): a file on a guest, read over SFTP. */
+int hpkg_read_with(int (*read_at)(void *ctx, uint64_t off, void *buf, size_t len), void *ctx,
+		   uint64_t size, const char *name, struct hpkg_file *out);
 void hpkg_file_release(struct hpkg_file *f);
 void hpkg_info_release(struct hpkg_info *p);
 

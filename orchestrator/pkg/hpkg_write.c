@@ -111,6 +111,8 @@ static int attributes(const struct hpkg_info *p, struct strbuf *sb)
 	str_attr(sb, 15, p->name, 0);
 	if (p->summary && *p->summary)
 		str_attr(sb, 16, p->summary, 0);
+	if (p->description && *p->description)
+		str_attr(sb, 17, p->description, 0);
 	if (p->vendor && *p->vendor)
 		str_attr(sb, 18, p->vendor, 0);
 	if (p->packager && *p->packager)

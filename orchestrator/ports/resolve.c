@@ -167,7 +167,7 @@ static int index_find(const struct resolve_env *env, const struct requirement *r
 	*pkg = 0;
 	if (r->base)
 		return 0;
-	if (pkgindex_providers(env->ix, r->name, env->arch, env->image, &v, &n) < 0)
+	if (pkgindex_providers(env->ix, r->name, env->arch, env->image, env->run, &v, &n) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++)
 		if (requirement_met_by(r, &v[i].provide)) {

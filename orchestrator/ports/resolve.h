@@ -44,6 +44,7 @@ struct resolve_env {
 	struct pkgindex *ix;
 	const char *arch;		/* the target architecture */
 	const char *image;		/* whose system packages count, or NULL */
+	const char *run;		/* the build run whose packages count, or NULL */
 	const struct tree_provides *tree; /* NULL: only existing packages */
 	char *const *always;		/* added to every port's prerequisites (NULL-terminated), or NULL */
 };

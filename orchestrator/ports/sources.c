@@ -500,6 +500,28 @@ static int fetch_one(const struct sources_opts *o, struct httpc **http,
 	return ret;
 }
 
+int sources_fetch_uri(const struct sources_opts *o, const char *uri, const char *sha256,
+		      const char *name, struct source_file *out)
+{
+	char *uris[] = { (char *)uri, NULL };
+	/* Package file names may hold '~', which no source name may: a fixed one. */
+	struct recipe_source s = { .index = 1, .uris = uris, .checksum = (char *)sha256,
+				   .filename = "package.hpkg" };
+	struct httpc *http = NULL;
+
+	memset(out, 0, sizeof(*out));
+	int rc = fetch_one(o, &http, &s, out);
+	httpc_close(http);
+	if (rc < 0) {
+		free(out->path);
+		free(out->name);
+		free(out->uri);
+		memset(out, 0, sizeof(*out));
+		mf_error_wrap("package %s", name);
+	}
+	return rc;
+}
+
 static int by_index(const void *a, const void *b)
 {
 	return ((const struct recipe_source *)a)->index - ((const struct recipe_source *)b)->index;

@@ -62,6 +62,13 @@ struct sources_opts {
 int sources_fetch(const struct sources_opts *o, const struct recipe *r, struct source_file **out,
 		  size_t *n);
 void source_files_free(struct source_file *v, size_t n);
+/*
+ * One file from an http(s) URI into the same cache, verified against
+ * sha256 (required unless o->allow_unsafe): a package of an imported
+ * repository that a build needs. name is what it is called in messages.
+ */
+int sources_fetch_uri(const struct sources_opts *o, const char *uri, const char *sha256,
+		      const char *name, struct source_file *out);
 
 /* The file name a source is downloaded as (SOURCE_FILENAME, or the URI's last part). */
 char *sources_target_name(const char *uri, const char *filename);

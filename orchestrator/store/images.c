@@ -333,7 +333,8 @@ int images_delete_unused(struct db *db, const char *name)
 			 ids, running ? "wait for the end or cancel (vmctl cancel ID) first" :
 					"they would never run: cancel them (vmctl cancel ID) first");
 	}
-	else if (db_execf(db, "DELETE FROM images WHERE name = ?", "t", name) == 0)
+	else if (db_execf(db, "DELETE FROM images WHERE name = ?", "t", name) == 0 &&
+		 db_execf(db, "DELETE FROM pkg_index WHERE origin = 'system:' || ?", "t", name) == 0)
 		ret = 0;
 out:
 	strbuf_release(&trees);

@@ -31,6 +31,8 @@ int disk_bus_parse(const char *s, enum disk_bus *out);
 #define IMAGE_DEFAULT_BUILD_COMMAND \
 	"haikuporter --ignore-messages --no-package-obsoletion -y {recipes}"
 #define IMAGE_DEFAULT_TREE_PATH "/boot/home/haikuports"
+/* Where a Haiku image keeps its system packages (read at image add). */
+#define IMAGE_SYSTEM_PACKAGES_DIR "/boot/system/packages"
 #define IMAGE_DEFAULT_HAIKUPORTER "haikuporter"
 #define IMAGE_DEFAULT_TARGET_ARCH "x86_64"
 #define IMAGE_DEFAULT_MEMORY_MIB 2048

@@ -11,7 +11,7 @@
 
 struct pkgindex {
 	struct db *db;
-	struct db_stmt *providers, *requires, *get;
+	struct db_stmt *providers, *requires, *get, *has;
 };
 
 void pkg_entry_free(struct pkg_entry *e)
@@ -55,13 +55,18 @@ int pkgindex_open(struct db *db, struct pkgindex **out)
 		       "SELECT p.pkg, i.origin LIKE 'system:%', p.name, p.version, p.compat"
 		       " FROM pkg_provides p JOIN pkg_index i ON i.id = p.pkg"
 		       " WHERE p.name = ?1 AND i.arch IN (?2, 'any', 'source')"
-		       "  AND (i.origin NOT LIKE 'system:%' OR i.origin = 'system:' || ?3)"
-		       " ORDER BY i.origin LIKE 'system:%', i.id, p.rowid") < 0 ||
+		       "  AND ((i.origin NOT LIKE 'system:%' AND i.origin NOT LIKE 'run:%')"
+		       "       OR i.origin = 'system:' || ?3 OR i.origin = 'run:' || ?4)"
+		       " ORDER BY i.origin LIKE 'system:%', i.origin LIKE 'run:%', i.id, p.rowid")
+	    < 0 ||
 	    db_prepare(db, &ix->requires,
 		       "SELECT name, op, version FROM pkg_requires WHERE pkg = ? ORDER BY rowid") < 0 ||
 	    db_prepare(db, &ix->get,
 		       "SELECT id, origin, name, version, arch, file_name, location, sha256, size"
-		       " FROM pkg_index WHERE id = ?") < 0) {
+		       " FROM pkg_index WHERE id = ?") < 0 ||
+	    db_prepare(db, &ix->has,
+		       "SELECT 1 FROM pkg_index WHERE file_name = ? AND origin NOT LIKE 'system:%'"
+		       " AND origin NOT LIKE 'run:%' LIMIT 1") < 0) {
 		pkgindex_close(ix);
 		*out = NULL;
 		return -1;
@@ -77,6 +82,7 @@ void pkgindex_close(struct pkgindex *ix)
 	db_finalize(ix->providers);
 	db_finalize(ix->requires);
 	db_finalize(ix->get);
+	db_finalize(ix->has);
 	free(ix);
 }
 
@@ -149,8 +155,7 @@ static int prepare_insert(struct db *db, struct db_stmt *st[3])
 	return 0;
 }
 
-/* Inside a transaction: origin's packages become pkgs. */
-static int replace_origin(struct db *db, const char *origin, const struct hpkg_info *pkgs,
+int pkgindex_replace_origin(struct db *db, const char *origin, const struct hpkg_info *pkgs,
 			  size_t n, char *const *locations, const int64_t *sizes,
 			  char *const *shas)
 {
@@ -175,7 +180,7 @@ int pkgindex_set_origin(struct db *db, const char *origin, const struct hpkg_inf
 {
 	if (db_begin(db) < 0)
 		return -1;
-	if (replace_origin(db, origin, pkgs, n, locations, sizes, shas) < 0) {
+	if (pkgindex_replace_origin(db, origin, pkgs, n, locations, sizes, shas) < 0) {
 		db_rollback(db);
 		return -1;
 	}
@@ -235,7 +240,7 @@ static char *col_dup(struct db_stmt *st, int col)
 }
 
 int pkgindex_providers(struct pkgindex *ix, const char *name, const char *arch,
-		       const char *image, struct pkg_provider **out, size_t *n)
+		       const char *image, const char *run, struct pkg_provider **out, size_t *n)
 {
 	struct db_stmt *st = ix->providers;
 	struct pkg_provider *v = NULL;
@@ -246,6 +251,7 @@ int pkgindex_providers(struct pkgindex *ix, const char *name, const char *arch,
 	db_bind_text(st, 1, name);
 	db_bind_text(st, 2, arch);
 	db_bind_text(st, 3, image ? image : "");
+	db_bind_text(st, 4, run ? run : "");
 	while ((rc = db_step(st)) == 1) {
 		v = xrealloc(v, (len + 1) * sizeof(*v));
 		struct pkg_provider *p = &v[len++];
@@ -331,7 +337,7 @@ int pkgindex_import_repo(struct db *db, const struct pkg_repo *r, const struct h
 	if (db_execf(db, "INSERT OR REPLACE INTO pkg_repos (name, hpkr_sha256, packages, imported)"
 			 " VALUES (?, ?, ?, ?)", "ttti", r->name, r->hpkr_sha256, r->packages,
 		     mf_wall_seconds()) < 0 ||
-	    replace_origin(db, origin, pkgs, n, locations, NULL, NULL) < 0) {
+	    pkgindex_replace_origin(db, origin, pkgs, n, locations, NULL, NULL) < 0) {
 		db_rollback(db);
 		goto out;
 	}
@@ -396,5 +402,16 @@ fail:
 	db_rollback(db);
 out:
 	free(origin);
+	return rc;
+}
+
+int pkgindex_has_file(struct pkgindex *ix, const char *file)
+{
+	int rc;
+
+	db_reset(ix->has);
+	db_bind_text(ix->has, 1, file);
+	rc = db_step(ix->has);
+	db_reset(ix->has);
 	return rc;
 }

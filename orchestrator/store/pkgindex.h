@@ -4,10 +4,11 @@
  * repository (vmctl repo import), and each image's system packages.
  *
  * Every package belongs to one origin: "repo:NAME" (imported), "built",
- * or "system:IMAGE". Lookups follow HaikuPorter's order of providers: the
- * packages directory (imported and built, oldest first), then the image's
- * system packages; only packages of the target architecture, "any" and
- * "source" are seen. Provides are indexed by name, so finding the
+ * "system:IMAGE", or "run:ID" (harvested by a build run, seen only by the
+ * builds of that run). Lookups follow HaikuPorter's order of providers:
+ * the packages directory (imported and built, oldest first, then what this
+ * run built), then the image's system packages; only packages of the
+ * target architecture, "any" and "source" are seen. Provides are indexed by name, so finding the
  * providers of one name costs one indexed query whatever the index's size.
  */
 #ifndef MAYFLY_PKGINDEX_H
@@ -54,18 +55,27 @@ void pkgindex_close(struct pkgindex *ix);
 int pkgindex_set_origin(struct db *db, const char *origin, const struct hpkg_info *pkgs,
 			size_t n, char *const *locations, const int64_t *sizes,
 			char *const *shas);
+/* The same inside the caller's transaction. */
+int pkgindex_replace_origin(struct db *db, const char *origin, const struct hpkg_info *pkgs,
+			    size_t n, char *const *locations, const int64_t *sizes,
+			    char *const *shas);
 /* Adds (or replaces, same origin and file name) one package. */
 int pkgindex_add(struct db *db, const char *origin, const struct hpkg_info *p,
 		 const char *location, int64_t size, const char *sha256);
 int pkgindex_remove_origin(struct db *db, const char *origin);
 int pkgindex_count(struct db *db, const char *origin, int64_t *n);
 
-/* Providers of name for arch, system packages of image (may be NULL) last. */
+/* Providers of name for arch: the run's packages (run may be NULL) after
+ * the index's, the system packages of image (may be NULL) last. */
 int pkgindex_providers(struct pkgindex *ix, const char *name, const char *arch,
-		       const char *image, struct pkg_provider **out, size_t *n);
+		       const char *image, const char *run, struct pkg_provider **out,
+		       size_t *n);
 /* What package id requires at run time. */
 int pkgindex_requires(struct pkgindex *ix, int64_t pkg, struct requirement **out, size_t *n);
 int pkgindex_get(struct pkgindex *ix, int64_t pkg, struct pkg_entry *out);
+/* 1 if a package of that file name is in the packages directory's part of
+ * the index (imported or built; not a system or run package), else 0. */
+int pkgindex_has_file(struct pkgindex *ix, const char *file);
 
 /* Imported repositories. */
 struct pkg_repo {

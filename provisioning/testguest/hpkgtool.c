@@ -5,6 +5,7 @@
  * check a recipe's BUILD_REQUIRES against the packages it was given.
  *
  *   hpkgtool write OUT --name N --version V --arch A [--summary S]
+ *                      [--description TEXT] [--packager P]
  *                      [--provides TEXT]... [--requires TEXT]...
  *   hpkgtool unmet DIR REQUIREMENT...   prints each requirement no .hpkg in
  *                                       DIR meets; exit 1 if there is one
@@ -31,7 +32,7 @@ static int fail(void)
 
 static int cmd_write(int argc, char **argv)
 {
-	struct hpkg_info p = { .summary = "", .vendor = "", .packager = "" };
+	struct hpkg_info p = { .summary = "", .description = "", .vendor = "", .packager = "" };
 	const char *out = argv[0];
 	unsigned char *buf;
 	size_t len;
@@ -46,6 +47,8 @@ static int cmd_write(int argc, char **argv)
 			p.arch = (char *)v;
 		else if (!strcmp(o, "--summary"))
 			p.summary = (char *)v;
+		else if (!strcmp(o, "--description"))
+			p.description = (char *)v;
 		else if (!strcmp(o, "--packager"))
 			p.packager = (char *)v;
 		else if (!strcmp(o, "--provides")) {

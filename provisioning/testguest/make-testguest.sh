@@ -14,8 +14,9 @@
 # and MAYFLY_TESTGUEST_ROOT_MIB to make room for it (default 64).
 #
 # Uses Debian packages only (linux-image-amd64, busybox-static, openssh-server,
-# syslinux, mtools, dosfstools, fdisk, e2fsprogs, cpio, qemu-utils, git); needs no
-# root mounts and no network. Rebuilds only when an input changed.
+# syslinux, mtools, dosfstools, fdisk, e2fsprogs, cpio, qemu-utils, git; gcc,
+# zlib1g-dev and libzstd-dev for hpkgtool); needs no root mounts and no
+# network. Rebuilds only when an input changed.
 set -eu
 
 die() { echo "make-testguest: $*" >&2; exit 1; }
@@ -50,7 +51,14 @@ out=$(cd "$out" && pwd)
 ports_repo=${MAYFLY_TESTGUEST_PORTS:-}
 ports_head=
 [ -z "$ports_repo" ] || ports_head=$(git -C "$ports_repo" rev-parse HEAD)
-stamp=$( (cat "$0" "$files"/*; echo "$ports_head ${MAYFLY_TESTGUEST_ROOT_MIB:-}") |
+# hpkgtool is Mayfly's own package reader and writer (orchestrator/pkg/);
+# its sources are this script's positional parameters from here on.
+top=$(cd "$here/../.." && pwd)
+o=$top/orchestrator
+set -- "$here/hpkgtool.c" "$o/pkg/hpkg.c" "$o/pkg/hpkg_write.c" "$o/pkg/resolvable.c" \
+	"$o/pkg/version.c" "$o/common/error.c" "$o/common/strbuf.c" "$o/common/util.c"
+stamp=$( (cat "$0" "$files"/* "$@" "$o"/pkg/*.h "$o"/common/*.h
+	echo "$ports_head ${MAYFLY_TESTGUEST_ROOT_MIB:-}") |
 	sha256sum | cut -c1-16)-$kver
 if [ -f "$out/testguest.qcow2" ] && [ -f "$out/.stamp" ] &&
 	[ "$(cat "$out/.stamp")" = "$stamp" ]; then
@@ -132,6 +140,35 @@ install -m 600 "$files/sshd_config" "$root/etc/ssh/sshd_config"
 install -m 755 "$files/haikuporter" "$root/boot/system/bin/haikuporter"
 ln -sf /boot/system/bin/haikuporter "$root/bin/haikuporter"
 install -m 755 "$files/tree-digest" "$root/boot/system/bin/tree-digest"
+# hpkgtool, static: the stand-in makes real .hpkg files and checks what it was given.
+${CC:-cc} -static -O2 -std=gnu11 -D_GNU_SOURCE -I "$o" -I "$top" \
+	-o "$root/boot/system/bin/hpkgtool" "$@" -lzstd -lz ||
+	die "cannot build hpkgtool (needs gcc, zlib1g-dev and libzstd-dev)"
+# System packages, as a Haiku image has them in /boot/system/packages: what
+# HaikuPorter's scriptlets need, and haiku_devel.
+sp=$root/boot/system/packages
+mkdir -p "$sp"
+hv=r1~beta5_hrev57937
+mk() { "$root/boot/system/bin/hpkgtool" write "$@" --packager "Mayfly test guest" ||
+	die "hpkgtool write $2 failed"; }
+mk "$sp/haiku-$hv-1-x86_64.hpkg" --name haiku --version "$hv-1" --arch x86_64 \
+	--summary "The Haiku base system (stand-in)" \
+	--provides "haiku = $hv compat >= r1~beta5" --provides "cmd:bash = 5.2.15" \
+	--provides "cmd:find = 4.9.0" --provides "cmd:grep = 3.11" --provides "cmd:sed = 4.9" \
+	--provides "cmd:xres = $hv"
+mk "$sp/haiku_devel-$hv-1-x86_64.hpkg" --name haiku_devel --version "$hv-1" --arch x86_64 \
+	--summary "Haiku's development files (stand-in)" \
+	--provides "haiku_devel = $hv compat >= r1~beta5" --provides "devel:libroot = $hv" \
+	--requires "haiku == $hv"
+mk "$sp/coreutils-9.4-1-x86_64.hpkg" --name coreutils --version 9.4-1 --arch x86_64 \
+	--summary "GNU core utilities (stand-in)" \
+	--provides "coreutils = 9.4 compat >= 9" --provides "cmd:ls = 9.4" \
+	--requires "haiku >= r1~beta5"
+mk "$sp/binutils-2.41-1-x86_64.hpkg" --name binutils --version 2.41-1 --arch x86_64 \
+	--summary "GNU binutils (stand-in)" \
+	--provides "binutils = 2.41" --provides "cmd:objcopy = 2.41" \
+	--provides "cmd:readelf = 2.41" --provides "cmd:strip = 2.41" \
+	--requires "haiku >= r1~beta5"
 mkdir -p "$root/boot/system/boot"
 install -m 644 "$files/SetupEnvironment" "$root/boot/system/boot/SetupEnvironment"
 cat > "$root/etc/passwd" <<'PW'

@@ -51,9 +51,9 @@ commit_digest() {
 	sh "$DIGEST" "$TEST_TMP/archive"
 }
 
-# A package's line: pkg_line FILE KEY
+# A line of what the test guest wrote into a package's description: pkg_line FILE KEY
 pkg_line() {
-	sed -n "s/^$2 //p" "$1"
+	"$VMCTL" pkg info --json "$1" | jq -r ".[0].description" | sed -n "s/^$2 //p"
 }
 
 commit() {

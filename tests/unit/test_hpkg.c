@@ -52,6 +52,7 @@ static void test_tipster(void **state)
 	assert_string_equal(p->version, "1.1.1-1");
 	assert_string_equal(p->arch, "x86_64");
 	assert_string_equal(p->summary, "An application to display Haiku usage tips");
+	assert_non_null(strstr(p->description, "set interval.\n\nClicking on the category icon"));
 	assert_string_equal(p->vendor, "Haiku Project");
 	assert_null(p->checksum);
 	assert_int_equal(p->n_provides, 2);
@@ -247,6 +248,7 @@ static void assert_same_package(const struct hpkg_info *a, const struct hpkg_inf
 	assert_string_equal(a->version, b->version);
 	assert_string_equal(a->arch, b->arch);
 	assert_string_equal(a->summary, b->summary);
+	assert_string_equal(a->description, b->description);
 	assert_string_equal(a->vendor, b->vendor);
 	assert_string_equal(a->packager, b->packager);
 	assert_int_equal(a->n_provides, b->n_provides);

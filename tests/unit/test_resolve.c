@@ -199,14 +199,14 @@ static void test_index_repo(void **state)
 	assert_int_equal(pkgindex_count(db, "repo:old", &count), 0);
 	assert_int_equal(count, 235);
 	assert_int_equal(pkgindex_open(db, &ix), 0);
-	assert_int_equal(pkgindex_providers(ix, "lib:libapr_1", "x86", NULL, &v, &n), 0);
+	assert_int_equal(pkgindex_providers(ix, "lib:libapr_1", "x86", NULL, NULL, &v, &n), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(v[0].provide.version, "0.4.6");
 	assert_string_equal(v[0].provide.compat, "0");
 	assert_false(v[0].system);
 	pkg_providers_free(v, n);
 	/* Another architecture sees nothing of an x86 repository. */
-	assert_int_equal(pkgindex_providers(ix, "lib:libapr_1", "x86_64", NULL, &v, &n), 0);
+	assert_int_equal(pkgindex_providers(ix, "lib:libapr_1", "x86_64", NULL, NULL, &v, &n), 0);
 	assert_int_equal(n, 0);
 	free(v);
 	pkgindex_close(ix);

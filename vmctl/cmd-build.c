@@ -8,12 +8,14 @@
 #include "build/pipeline.h"
 #include "ports/tree.h"
 #include "json/report.h"
+#include "common/names.h"
 #include "common/util.h"
 #include "vmctl/vmctl.h"
 
 static const char help[] =
 	"  --tree TREE        build ports of a registered ports tree, as buildmaster does\n"
-	"                     (PORT: name or name-version), one build each, in order\n"
+	"                     (PORT: name or name-version): a build run, the ports they\n"
+	"                     need built first, up to max_vms at once\n"
 	"  --commit REV       the tree's commit, branch or tag (default: its head, fetched)\n"
 	"  --input FILE       upload FILE into the packages directory first (repeatable)\n"
 	"  --out DIR          where harvested packages go (default: STATE/builds/ID/packages)\n"
@@ -51,7 +53,7 @@ static void on_output(void *payload, int stream, const char *data, size_t len)
 	fflush(ui->out);
 }
 
-static void summary(const struct build_result *r)
+void vmctl_print_summary(const struct build_result *r)
 {
 	char d[32];
 
@@ -135,7 +137,7 @@ int vmctl_run_build(struct vmctl_env *env, const struct build_request *req, int 
 
 	build_env_init(&benv, &env->cfg, env->state, env->host);
 	if (pipeline_run(&benv, req, &ev, &res) == 0) {
-		summary(&res);
+		vmctl_print_summary(&res);
 		if (json == 1) {
 			char *s = report_build_json(&res);
 			fputs(s, stdout);
@@ -149,40 +151,6 @@ int vmctl_run_build(struct vmctl_env *env, const struct build_request *req, int 
 	else
 		build_result_release(&res);
 	return status;
-}
-
-/*
- * Ports of a tree: the commit resolved once (the head fetched first when
- * none is given), every port checked before the first build starts, each
- * port once. *ports gets the versioned names.
- */
-static int check_ports(struct vmctl_env *env, const struct build_args *a,
-		       struct build_request *req, char commit[41], char ***ports)
-{
-	char **v = xcalloc(a->nrecipes + 1, sizeof(char *));
-
-	*ports = v;
-	if (tree_resolve(env->state, a->tree, a->commit, 1, commit) < 0)
-		return -1;
-	fprintf(stderr, "==> tree %s at %s\n", a->tree, commit);
-	req->tree = a->tree;
-	req->commit = commit;
-	for (size_t i = 0; i < a->nrecipes; i++) {
-		struct pipeline_checked chk;
-		req->port = a->recipes[i];
-		if (pipeline_check(env->state, req, &chk) < 0)
-			return -1;
-		for (size_t j = 0; j < i; j++) {
-			if (!strcmp(v[j], chk.port)) {
-				mf_error(MF_E_USAGE, "port %s is given twice ('%s' and '%s')",
-					 chk.port, a->recipes[j], a->recipes[i]);
-				free(chk.port);
-				return -1;
-			}
-		}
-		v[i] = chk.port;
-	}
-	return 0;
 }
 
 int cmd_build(const struct vmctl_cmd *cmd, int argc, char **argv)
@@ -224,34 +192,44 @@ int cmd_build(const struct vmctl_cmd *cmd, int argc, char **argv)
 	}
 
 	/* Bad input is reported as such before libvirt is asked anything. */
-	if (vmctl_open(&env) < 0 ||
-	    (a.tree ? check_ports(env, &a, &req, commit, &ports) :
-		      pipeline_check(env->state, &req, NULL)) < 0 ||
-	    vmctl_host(env) < 0) {
+	if (vmctl_open(&env) < 0) {
 		status = vmctl_fail();
 		goto out;
 	}
-	if (!a.tree) {
-		if ((status = vmctl_run_build(env, &req, ui.json, NULL)) < 0)
+	if (a.tree) {
+		/* Ports of a tree: a build run, in dependency order. */
+		for (size_t i = 0; i < a.nrecipes; i++)
+			if (recipe_name_check(a.recipes[i]) < 0) {
+				status = vmctl_fail();
+				goto out;
+			}
+		if (a.ninputs) {
+			status = vmctl_usage(cmd, "--input is for builds of recipes, not of a tree");
+			goto out;
+		}
+		if (tree_resolve(env->state, a.tree, a.commit, 1, commit) < 0) {
+			status = vmctl_fail();
+			goto out;
+		}
+		fprintf(stderr, "==> tree %s at %s\n", a.tree, commit);
+		ports = xcalloc(a.nrecipes + 1, sizeof(char *));
+		for (size_t i = 0; i < a.nrecipes; i++)
+			ports[i] = xstrdup(a.recipes[i]);
+		struct vmctl_run_args ra = {
+			.tree = a.tree, .commit = commit, .image = a.image, .kind = "build",
+			.ports = ports, .out_dir = a.out_dir, .timeout = a.timeout, .json = a.json,
+		};
+		status = vmctl_run_ports(env, &ra, NULL);
+		if (status < 0)
 			status = vmctl_fail();
 		goto out;
 	}
-	/* Each port in turn; the exit status is the first failure's. */
-	status = 0;
-	for (size_t i = 0; ports[i]; i++) {
-		if (atomic_load(&vmctl_cancel)) {
-			status = 130;
-			break;
-		}
-		if (a.nrecipes > 1)
-			fprintf(stderr, "==> port %s (%zu of %zu)\n", ports[i], i + 1, a.nrecipes);
-		req.port = ports[i];
-		int rc = vmctl_run_build(env, &req, ui.json, NULL);
-		if (rc < 0)
-			rc = vmctl_fail();
-		if (status == 0)
-			status = rc;
+	if (pipeline_check(env->state, &req, NULL) < 0 || vmctl_host(env) < 0) {
+		status = vmctl_fail();
+		goto out;
 	}
+	if ((status = vmctl_run_build(env, &req, ui.json, NULL)) < 0)
+		status = vmctl_fail();
 out:
 	mf_strv_free(ports);
 	vmctl_close(env);

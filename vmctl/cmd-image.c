@@ -10,35 +10,6 @@
 #include "common/util.h"
 #include "vmctl/vmctl.h"
 
-static const struct option json_opts[] = {
-	{ "json", no_argument, NULL, 'j' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
-};
-
-/* Parses [--json] [--help]; returns -1 to exit with *status. */
-static int parse_json_flag(const struct vmctl_cmd *cmd, int argc, char **argv, int *json,
-			   int *status)
-{
-	int c;
-
-	*json = 0;
-	while ((c = getopt_long(argc, argv, "h", json_opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			*json = 1;
-			break;
-		case 'h':
-			*status = vmctl_help(cmd, "  --json   print JSON\n");
-			return -1;
-		default:
-			*status = vmctl_usage(cmd, "unknown option");
-			return -1;
-		}
-	}
-	return 0;
-}
-
 int cmd_image_list(const struct vmctl_cmd *cmd, int argc, char **argv)
 {
 	struct vmctl_env *env = NULL;
@@ -46,7 +17,7 @@ int cmd_image_list(const struct vmctl_cmd *cmd, int argc, char **argv)
 	size_t n = 0;
 	int json, status = 0;
 
-	if (parse_json_flag(cmd, argc, argv, &json, &status) < 0)
+	if (vmctl_json_flag(cmd, argc, argv, &json, &status) < 0)
 		return status;
 	if (optind != argc)
 		return vmctl_usage(cmd, "unexpected argument '%s'", argv[optind]);
@@ -84,7 +55,7 @@ int cmd_image_show(const struct vmctl_cmd *cmd, int argc, char **argv)
 	struct image *img = NULL;
 	int json, status = 0;
 
-	if (parse_json_flag(cmd, argc, argv, &json, &status) < 0)
+	if (vmctl_json_flag(cmd, argc, argv, &json, &status) < 0)
 		return status;
 	if (argc - optind != 1)
 		return vmctl_usage(cmd, "expected one image name");

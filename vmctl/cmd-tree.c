@@ -112,29 +112,6 @@ out:
 	return status;
 }
 
-/* [--json] and nothing else; -1 to return *status. */
-static int json_flag(const struct vmctl_cmd *cmd, int argc, char **argv, int *json, int *status)
-{
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
-
-	*json = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'j') {
-			*json = 1;
-			continue;
-		}
-		*status = c == 'h' ? vmctl_help(cmd, "  --json   print JSON\n") :
-				     vmctl_usage(cmd, "unknown option");
-		return -1;
-	}
-	return 0;
-}
-
 int cmd_tree_list(const struct vmctl_cmd *cmd, int argc, char **argv)
 {
 	struct vmctl_env *env = NULL;
@@ -142,7 +119,7 @@ int cmd_tree_list(const struct vmctl_cmd *cmd, int argc, char **argv)
 	size_t n = 0;
 	int json, status = 0;
 
-	if (json_flag(cmd, argc, argv, &json, &status) < 0)
+	if (vmctl_json_flag(cmd, argc, argv, &json, &status) < 0)
 		return status;
 	if (optind != argc)
 		return vmctl_usage(cmd, "unexpected argument '%s'", argv[optind]);
@@ -181,7 +158,7 @@ int cmd_tree_show(const struct vmctl_cmd *cmd, int argc, char **argv)
 	size_t nr = 0;
 	int json, status = 0;
 
-	if (json_flag(cmd, argc, argv, &json, &status) < 0)
+	if (vmctl_json_flag(cmd, argc, argv, &json, &status) < 0)
 		return status;
 	if (argc - optind != 1)
 		return vmctl_usage(cmd, "expected one tree name");

@@ -1,8 +1,9 @@
 /*
  * cmd-update.c - vmctl update: buildmaster's update mode, in this process.
  * The ports the tree's commits since the last processed one changed (and
- * those whose builds failed since) are built one after another on IMAGE;
- * then the commit counts as processed.
+ * those whose builds failed since) are built on IMAGE as a build run (in
+ * dependency order, the ports they need first); then the commit counts as
+ * processed.
  */
 #include <getopt.h>
 #include <stdatomic.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "build/pipeline.h"
+#include "buildrun/buildrun.h"
 #include "common/error.h"
 #include "common/util.h"
 #include "json/report.h"
@@ -32,6 +34,34 @@ static const char help[] =
 	"\n"
 	"Exit status: 0 all built (or nothing to do), 1 a build failed, 2 bad usage or input,\n"
 	"3 infrastructure failure, 4 a build timed out, 130 interrupted (nothing recorded).\n";
+
+struct update_ui {
+	struct vmctl_env *env;
+	const char *tree;
+	const struct update_plan *plan;
+	struct report_update_build *built;
+	int status;
+};
+
+/* Each build of the run: update mode's retries, and the JSON report's builds. */
+static void on_ended(void *payload, const struct br_port *p, const struct build_result *res)
+{
+	struct update_ui *u = payload;
+
+	for (size_t i = 0; i < u->plan->n; i++) {
+		if (strcmp(u->plan->v[i].port, p->port))
+			continue;
+		if (res->status != BUILD_CANCELLED) {
+			u->built[i].id = res->id;
+			u->built[i].status = build_status_name(res->status);
+		}
+	}
+	if (res->status == BUILD_CANCELLED)
+		return;
+	if (update_record(u->env->state->db, u->tree, p->port, u->plan->to, res->id,
+			  res->status == BUILD_SUCCEEDED, res->error) < 0 && u->status == 0)
+		u->status = vmctl_fail();
+}
 
 static void print_plan(const char *tree, const struct update_plan *p)
 {
@@ -112,40 +142,35 @@ int cmd_update(const struct vmctl_cmd *cmd, int argc, char **argv)
 		goto out;
 	}
 	built = xcalloc(plan.n + 1, sizeof(*built));
-	for (size_t i = 0; i < plan.n; i++) {
-		struct build_request req = {
-			.image = uo.image, .tree = uo.tree, .commit = plan.to,
-			.port = plan.v[i].port, .out_dir = out_dir, .timeout_s = timeout,
-			.cancel = &vmctl_cancel,
+	if (plan.n) {
+		char **ports = xcalloc(plan.n + 1, sizeof(char *));
+		for (size_t i = 0; i < plan.n; i++)
+			ports[i] = xstrdup(plan.v[i].port);
+		struct update_ui uu = { .env = env, .tree = uo.tree, .plan = &plan, .built = built };
+		struct vmctl_run_args ra = {
+			.tree = uo.tree, .commit = plan.to, .image = uo.image, .kind = "update",
+			.ports = ports, .out_dir = out_dir, .timeout = timeout, .json = json ? 2 : 0,
+			.ended = on_ended, .payload = &uu,
 		};
-		struct build_result res;
-		int rc;
-		if (atomic_load(&vmctl_cancel)) {
-			status = 130;
-			break;
+		struct buildrun *run = NULL;
+		status = vmctl_run_ports(env, &ra, &run);
+		mf_strv_free(ports);
+		if (status < 0) {
+			status = vmctl_fail();
+			buildrun_free(run);
+			goto out;
 		}
-		fprintf(stderr, "==> port %s (%zu of %zu)\n", plan.v[i].port, i + 1, plan.n);
-		memset(&res, 0, sizeof(res));
-		rc = vmctl_run_build(env, &req, json ? 2 : 0, &res);
-		if (rc < 0) {
-			/* Not started (the port is not buildable at this commit): a failure too. */
-			rc = vmctl_fail();
-			update_record(env->state->db, uo.tree, plan.v[i].port, plan.to, 0, 0,
-				      mf_error_msg());
-		} else if (res.status != BUILD_CANCELLED) {
-			built[i].id = res.id;
-			built[i].status = build_status_name(res.status);
-			if (update_record(env->state->db, uo.tree, plan.v[i].port, plan.to, res.id,
-					  res.status == BUILD_SUCCEEDED, res.error) < 0)
-				rc = vmctl_fail();
-		} else {
-			rc = 130;
+		/* Ports lost at planning never built: they are retried next time too. */
+		for (size_t i = 0; run && i < run->nports; i++) {
+			const struct br_port *p = &run->ports[i];
+			if (p->state == BR_LOST && !p->build_id &&
+			    update_record(env->state->db, uo.tree, p->port, plan.to, 0, 0,
+					  p->reason) < 0)
+				status = vmctl_fail();
 		}
-		build_result_release(&res);
-		if (status == 0)
-			status = rc;
-		if (rc == 130)
-			break;
+		buildrun_free(run);
+		if (uu.status && status == 0)
+			status = uu.status;
 	}
 	/* Interrupted: the commit is not processed; the next update starts from the same place. */
 	if (status != 130 && update_done(env->state->db, uo.tree, &plan) < 0)

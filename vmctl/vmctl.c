@@ -36,6 +36,9 @@ static const struct vmctl_cmd commands[] = {
 	{ "update", "TREE IMAGE [--from REV] [--to REV] [--dry-run] [--json]",
 	  "build the ports the tree's new commits changed (and those that failed before)",
 	  cmd_update },
+	{ "buildrun list", "[--json]", "list the build runs, newest first", cmd_buildrun_list },
+	{ "buildrun show", "ID [--json]", "show a build run: each port's state, build and reason",
+	  cmd_buildrun_show },
 	{ "status", "[ID] [--status S,S...] [--limit N] [--json]",
 	  "show one build, or the latest builds", cmd_status },
 	{ "cancel", "ID", "cancel a queued or running build of mayflyd", cmd_cancel },
@@ -188,6 +191,28 @@ int vmctl_help(const struct vmctl_cmd *cmd, const char *options)
 	return 0;
 }
 
+int vmctl_json_flag(const struct vmctl_cmd *cmd, int argc, char **argv, int *json, int *status)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	*json = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'j') {
+			*json = 1;
+			continue;
+		}
+		*status = c == 'h' ? vmctl_help(cmd, "  --json   print JSON\n") :
+				     vmctl_usage(cmd, "unknown option");
+		return -1;
+	}
+	return 0;
+}
+
 int vmctl_parse_int(const struct vmctl_cmd *cmd, const char *opt, const char *arg, long min,
 		    long max, int *out)
 {
@@ -293,8 +318,14 @@ int main(int argc, char **argv)
 			fprintf(stderr, "vmctl: 'image' needs a subcommand: add, list, show, rm or "
 				"clear\n");
 		else if (!strcmp(argv[0], "tree"))
-			fprintf(stderr, "vmctl: 'tree' needs a subcommand: add, list, show, sync or "
-				"rm\n");
+			fprintf(stderr, "vmctl: 'tree' needs a subcommand: add, list, show, sync, set "
+				"or rm\n");
+		else if (!strcmp(argv[0], "repo"))
+			fprintf(stderr, "vmctl: 'repo' needs a subcommand: import, list or rm\n");
+		else if (!strcmp(argv[0], "pkg"))
+			fprintf(stderr, "vmctl: 'pkg' needs a subcommand: info\n");
+		else if (!strcmp(argv[0], "buildrun"))
+			fprintf(stderr, "vmctl: 'buildrun' needs a subcommand: list or show\n");
 		else
 			fprintf(stderr, "vmctl: unknown command '%s'\n", argv[0]);
 		usage(stderr);

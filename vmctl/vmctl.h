@@ -63,6 +63,8 @@ int vmctl_fail(void);
 int vmctl_usage(const struct vmctl_cmd *cmd, const char *fmt, ...) MF_PRINTF(2, 3);
 /* Prints the command's help to stdout; returns 0. */
 int vmctl_help(const struct vmctl_cmd *cmd, const char *options);
+/* [--json] and nothing else: 0, or -1 with *status the exit status to return. */
+int vmctl_json_flag(const struct vmctl_cmd *cmd, int argc, char **argv, int *json, int *status);
 /* Parses a whole number option in [min, max]; prints a usage error on failure. */
 int vmctl_parse_int(const struct vmctl_cmd *cmd, const char *opt, const char *arg, long min,
 		    long max, int *out);
@@ -97,6 +99,32 @@ int vmctl_run_build(struct vmctl_env *env, const struct build_request *req, int 
 		    struct build_result *out);
 /* vmctl build with --url: submit to mayflyd, follow, report, fetch. */
 int cmd_build_remote(const struct vmctl_cmd *cmd, const struct build_args *a);
+/* A build's summary on stderr (status, packages, log). */
+void vmctl_print_summary(const struct build_result *r);
+
+struct buildrun;
+struct br_port;
+/* Ports of a tree at a commit, built in dependency order (a build run). */
+struct vmctl_run_args {
+	const char *tree, *commit, *image;
+	const char *kind;	/* "build" or "update" */
+	char *const *ports;	/* NULL-terminated, as given */
+	const char *out_dir;
+	int timeout;
+	int json;		/* 1: each build's JSON result on stdout; 2: none; both: output on stderr */
+	/* Called after each build, e.g. to record update mode's retries. */
+	void (*ended)(void *payload, const struct br_port *p, const struct build_result *res);
+	void *payload;
+};
+/*
+ * Plans and runs them, reporting as it goes. Returns the exit status (0
+ * all built or skipped, else the first failure's; a lost port counts as a
+ * failed build, 1; 130 interrupted), or -1 when the run could not be
+ * planned or started (the error is set). out (may be NULL) gets the run.
+ */
+int vmctl_run_ports(struct vmctl_env *env, const struct vmctl_run_args *a, struct buildrun **out);
+int cmd_buildrun_list(const struct vmctl_cmd *cmd, int argc, char **argv);
+int cmd_buildrun_show(const struct vmctl_cmd *cmd, int argc, char **argv);
 int cmd_status(const struct vmctl_cmd *cmd, int argc, char **argv);
 int cmd_cancel(const struct vmctl_cmd *cmd, int argc, char **argv);
 int cmd_logs(const struct vmctl_cmd *cmd, int argc, char **argv);

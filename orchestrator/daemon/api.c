@@ -25,7 +25,9 @@
 #include "json/wire.h"
 #include "store/builds.h"
 #include "store/db.h"
+#include "store/buildruns.h"
 #include "store/images.h"
+#include "json/status.h"
 #include "store/queue.h"
 #include "store/state.h"
 
@@ -560,6 +562,37 @@ static struct http_response *images(struct api *a)
 	return resp;
 }
 
+/* The build runs, newest first, or one with its ports (as vmctl buildrun shows them). */
+static struct http_response *buildruns(struct api *a)
+{
+	struct mf_state *st = thread_state(a);
+	struct buildrun **v = NULL;
+	size_t n = 0;
+	struct http_response *resp;
+
+	if (!st || buildruns_list(st->db, 0, &v, &n) < 0)
+		return fail(NULL);
+	resp = json_response(200, report_buildruns_json(v, n));
+	buildruns_list_free(v, n);
+	return resp;
+}
+
+static struct http_response *buildrun(struct api *a, int64_t id)
+{
+	struct mf_state *st = thread_state(a);
+	struct buildrun *r = NULL;
+	struct http_response *resp;
+
+	if (!st)
+		return fail(NULL);
+	if (buildruns_get(st->db, id, &r) < 0)
+		return mf_error_class() == MF_E_USAGE ? error_response(404, mf_error_msg(), NULL) :
+							fail(NULL);
+	resp = json_response(200, report_buildrun_json(r));
+	buildrun_free(r);
+	return resp;
+}
+
 /* --- routing */
 
 static int parse_id(const char *s, const char **rest, int64_t *id)
@@ -615,6 +648,10 @@ static struct http_response *route(void *app, const struct http_request *req)
 		resp = post ? submit(a, req, who) : get ? list(a, req) : not_allowed("GET, POST");
 	} else if (!strcmp(p, "images")) {
 		resp = get ? images(a) : not_allowed("GET");
+	} else if (!strcmp(p, "buildruns")) {
+		resp = get ? buildruns(a) : not_allowed("GET");
+	} else if (!strncmp(p, "buildruns/", 10) && parse_id(p + 10, &rest, &id) == 0 && !*rest) {
+		resp = get ? buildrun(a, id) : not_allowed("GET");
 	} else if (!strncmp(p, "builds/", 7) && parse_id(p + 7, &rest, &id) == 0) {
 		if (!*rest)
 			resp = get ? show(a, id) : not_allowed("GET");

@@ -1,5 +1,6 @@
 /* report.c - see report.h. */
 #include "json/report.h"
+#include "json/doc.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -17,34 +18,10 @@
 
 static char *dump(json_t *doc)
 {
-	char *s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	char *out;
-
-	json_decref(doc);
-	if (!s) {
-		fputs("mayfly: cannot encode JSON\n", stderr);
-		abort();
-	}
-	out = xasprintf("%s\n", s);
-	free(s);
-	return out;
+	return doc_dump(doc, 2);
 }
 
-/* A JSON string; bytes that are not valid UTF-8 become '?'. */
-static json_t *jstr(const char *s)
-{
-	json_t *j = json_string(s);
-
-	if (!j) {
-		char *copy = xstrdup(s);
-		for (char *p = copy; *p; p++)
-			if ((unsigned char)*p >= 0x80)
-				*p = '?';
-		j = json_string(copy);
-		free(copy);
-	}
-	return j;
-}
+#define jstr doc_str
 
 static json_t *str_or_null(const char *s)
 {
@@ -384,6 +361,7 @@ static json_t *package_object(const struct hpkg_info *p, const char *path, enum 
 	json_object_set_new(o, "architecture", jstr(p->arch));
 	json_object_set_new(o, "file_name", jstr(file));
 	json_object_set_new(o, "summary", jstr(p->summary));
+	json_object_set_new(o, "description", jstr(p->description));
 	json_object_set_new(o, "vendor", jstr(p->vendor));
 	json_object_set_new(o, "packager", jstr(p->packager));
 	json_object_set_new(o, "base_package", str_or_null(p->base_package));

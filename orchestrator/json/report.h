@@ -34,7 +34,7 @@ struct hpkg_file;
 /*
  * The packages of Haiku package or repository files, one object per
  * package: file, kind ("package" or "repository"), name, version,
- * architecture, file_name, summary, vendor, packager, base_package,
+ * architecture, file_name, summary, description, vendor, packager, base_package,
  * checksum, provides [{name, version, compatible}], requires [{name,
  * operator, version}]. paths[i] is what files[i] was read from.
  */

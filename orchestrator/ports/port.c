@@ -374,3 +374,37 @@ out:
 	free(base);
 	return ret;
 }
+
+static int by_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int port_prefetch(const struct port_ctx *c, char *const *dirs, size_t ndirs)
+{
+	struct recipe_job *jobs = xcalloc(c->idx->n + 1, sizeof(*jobs));
+	struct recipe **evals;
+	char **sorted = xcalloc(ndirs + 1, sizeof(char *));
+
+	size_t n = 0;
+	int ret;
+
+	if (ndirs) {
+		memcpy(sorted, dirs, ndirs * sizeof(char *));
+		qsort(sorted, ndirs, sizeof(char *), by_str);
+	}
+	for (size_t j = 0; j < c->idx->n; j++) {
+		const struct port_recipe *pr = &c->idx->v[j];
+		if (!dirs || bsearch(&pr->dir, sorted, ndirs, sizeof(char *), by_str))
+			jobs[n++] = (struct recipe_job){ pr->dir, pr->file, pr->name, pr->version,
+							 NULL };
+	}
+	evals = xcalloc(n + 1, sizeof(*evals));
+	ret = n ? recipe_evaluate(c->db, c->m, c->commit, c->env, jobs, n, evals) : 0;
+	for (size_t i = 0; i < n; i++)
+		recipe_free(evals[i]);
+	free(evals);
+	free(jobs);
+	free(sorted);
+	return ret;
+}

@@ -98,4 +98,11 @@ int port_resolve(const struct port_ctx *c, const char *spec, struct port **out);
  */
 void port_packages(const struct port_ctx *c, struct port *p);
 
+/*
+ * Evaluates, in batches (one sandbox per batch), the recipes of the port
+ * directories dirs (all of the tree's when dirs is NULL) into the recipe
+ * cache, so that port_resolve() of their ports finds them there.
+ */
+int port_prefetch(const struct port_ctx *c, char *const *dirs, size_t ndirs);
+
 #endif

@@ -161,6 +161,34 @@ static const char *const migrations[] = {
 	" op INTEGER,"
 	" version TEXT);"
 	"CREATE INDEX pkg_requires_pkg ON pkg_requires(pkg);",
+	/* 5: build runs (store/buildruns.h) */
+	"CREATE TABLE buildruns ("
+	" id INTEGER PRIMARY KEY,"
+	" tree TEXT NOT NULL,"
+	" commit_id TEXT NOT NULL,"
+	" image TEXT NOT NULL,"
+	" kind TEXT NOT NULL,"
+	" status TEXT NOT NULL,"
+	" start REAL NOT NULL DEFAULT 0,"
+	" end REAL NOT NULL DEFAULT 0,"
+	" slots INTEGER NOT NULL DEFAULT 1);"
+	"CREATE TABLE buildrun_ports ("
+	" run INTEGER NOT NULL REFERENCES buildruns(id) ON DELETE CASCADE,"
+	" seq INTEGER NOT NULL,"
+	" port TEXT NOT NULL,"
+	" name TEXT NOT NULL,"
+	" version TEXT NOT NULL,"
+	" revision INTEGER NOT NULL,"
+	" recipe_path TEXT NOT NULL,"
+	" state TEXT NOT NULL,"
+	" reason TEXT,"
+	" build_id INTEGER,"
+	" slot TEXT,"
+	" makes TEXT NOT NULL,"
+	" resulting TEXT NOT NULL,"
+	" required TEXT NOT NULL,"
+	" missing TEXT NOT NULL,"
+	" PRIMARY KEY (run, port));",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

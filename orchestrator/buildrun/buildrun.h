@@ -1,0 +1,82 @@
+/*
+ * buildrun.h - ports built in dependency order, as buildmaster runs them:
+ * planned from what each port needs (ports/resolve.h), then run with up to
+ * a number of machines at once, each port's build starting as soon as the
+ * last package it waits for is harvested.
+ *
+ * Planning resolves every port given, adds the ports of the tree that make
+ * what they need (and what those need), and decides each port's state
+ * (store/buildruns.h): skipped when its packages already exist in the
+ * index ("revision bump required"), lost when a requirement cannot be met
+ * or it is in a dependency cycle (the ports of the cycle named), blocked
+ * while packages of other ports are missing, else scheduled.
+ *
+ * Running builds each scheduled port in a fresh machine (build/pipeline.h)
+ * given exactly the packages it resolved to, including those harvested
+ * earlier in the run (they enter the index as "run:ID" for the rest of the
+ * run). A failure makes every port that waits for its packages lost,
+ * transitively. After every change the run is saved and its status.json
+ * written (buildrun_publish_status()).
+ */
+#ifndef MAYFLY_BUILDRUN_H
+#define MAYFLY_BUILDRUN_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "store/buildruns.h"
+
+struct mf_config;
+struct mf_state;
+struct build_result;
+struct build_events;
+
+struct plan_opts {
+	const char *tree;
+	const char *commit;	/* a resolved commit id */
+	const char *image;
+	char *const *ports;	/* as given: "name", "name-version" (NULL-terminated) */
+	const char *kind;	/* "build" or "update" */
+	int slots;		/* machines at once */
+};
+
+/*
+ * Plans a run and records it (*out has its id). MF_E_USAGE naming the port
+ * when a given port does not resolve (unknown, no active version) or is
+ * given twice; MF_E_INFRA when the tree cannot be read.
+ */
+int buildrun_plan(struct mf_state *st, const struct plan_opts *o, struct buildrun **out);
+
+/* Blocked ports that wait for a package no live port of the run will make
+ * (its maker failed, was lost or skipped) become lost, transitively. */
+void buildrun_lose_dependents(struct buildrun *r);
+
+struct run_events {
+	/* A port's build starts (id) or ends (res); called one at a time. */
+	void (*started)(void *payload, const struct br_port *p, int slot);
+	void (*ended)(void *payload, const struct br_port *p, const struct build_result *res);
+	void *payload;
+};
+
+struct run_opts {
+	const struct mf_config *cfg;	/* each machine slot opens its own state and host */
+	const char *out_dir;		/* NULL: each build's own */
+	int timeout_s;
+	atomic_int *cancel;
+	const struct run_events *ev;
+	/* With one machine slot, each build's phases and output (may be NULL). */
+	const struct build_events *build_ev;
+};
+
+/*
+ * Runs the planned run r in this process until no port can start any
+ * more; r is updated (and saved) as it goes. Returns 0 when it ran (its
+ * ports say how), -1 when it could not run at all.
+ */
+int buildrun_run(struct mf_state *st, struct buildrun *r, const struct run_opts *o);
+
+/* Writes the run's status.json and buildmaster's files beside it
+ * (STATE/output/TREE/...: see json/status.h). */
+int buildrun_publish_status(struct mf_state *st, const struct buildrun *r);
+
+#endif

@@ -6,6 +6,7 @@
 #include <libgen.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -162,14 +163,97 @@ static int follow(struct client *c, int64_t id, struct options *o)
 	return status;
 }
 
+/* Interrupted: what this command queued and did not follow goes too. */
+static void cancel_rest(struct client *c, const int64_t *ids, size_t n)
+{
+	client_set_cancel(c, NULL);
+	for (size_t j = 0; j < n; j++) {
+		char *path = xasprintf("/api/v1/builds/%lld/cancel", (long long)ids[j]);
+		if (client_call(c, "POST", path, NULL, NULL) < 0)
+			fprintf(stderr, "vmctl: could not cancel build %lld: %s\n",
+				(long long)ids[j], mf_error_msg());
+		else
+			fprintf(stderr, "==> build %lld cancelled\n", (long long)ids[j]);
+		free(path);
+	}
+}
+
+/*
+ * The rest of a build run: the builds queued after the first ones (as
+ * their packages were made), each followed in turn, until the run ends;
+ * ports lost without a build are reported (exit status 1).
+ */
+static int follow_run(struct client *c, int64_t run, const int64_t *done, size_t ndone,
+		      struct options *o)
+{
+	int64_t *seen = xcalloc(ndone + 1, sizeof(*seen));
+	size_t nseen = ndone;
+	char *path = xasprintf("/api/v1/buildruns/%lld", (long long)run);
+	int status = 0;
+
+	memcpy(seen, done, ndone * sizeof(*seen));
+	for (;;) {
+		char *json = NULL;
+		struct wire_run_port *v = NULL;
+		size_t n = 0;
+		int ended = 0, followed = 0;
+		if (atomic_load(&vmctl_cancel)) {
+			status = 130;
+			break;
+		}
+		if (client_call(c, "GET", path, NULL, &json) < 0 ||
+		    wire_parse_buildrun(json, &v, &n, &ended) < 0) {
+			free(json);
+			status = vmctl_fail();
+			break;
+		}
+		free(json);
+		for (size_t i = 0; i < n && !followed; i++) {
+			size_t k;
+			if (!v[i].build)
+				continue;
+			for (k = 0; k < nseen && seen[k] != v[i].build; k++)
+				;
+			if (k < nseen)
+				continue;
+			seen = xrealloc(seen, (nseen + 1) * sizeof(*seen));
+			seen[nseen++] = v[i].build;
+			fprintf(stderr, "==> build %lld: port %s\n", (long long)v[i].build, v[i].port);
+			int rc = follow(c, v[i].build, o);
+			if (status == 0)
+				status = rc;
+			followed = 1;
+		}
+		if (!followed && ended) {
+			for (size_t i = 0; i < n; i++)
+				if (!strcmp(v[i].state, "lost") || !strcmp(v[i].state, "skipped")) {
+					fprintf(stderr, "==> port %s %s: %s\n", v[i].port, v[i].state,
+						v[i].reason ? v[i].reason : "");
+					if (status == 0 && !strcmp(v[i].state, "lost"))
+						status = 1;
+				}
+			wire_run_ports_free(v, n);
+			break;
+		}
+		wire_run_ports_free(v, n);
+		if (!followed) {
+			struct timespec ts = { 0, 500 * 1000 * 1000 };
+			nanosleep(&ts, NULL);
+		}
+	}
+	free(path);
+	free(seen);
+	return status;
+}
+
 int cmd_build_remote(const struct vmctl_cmd *cmd, const struct build_args *a)
 {
 	struct options o = { .json = a->json, .no_wait = a->no_wait, .out_dir = a->out_dir,
 			     .out = a->json ? stderr : stdout };
 	struct wire_submission sub;
 	struct client *c = NULL;
-	char *body = NULL, *answer = NULL, ***names;
-	int64_t *ids = NULL;
+	char *body = NULL, *answer = NULL, ***names, **ports = NULL;
+	int64_t *ids = NULL, run = 0;
 	size_t nids = 0, *count;
 	int status = 0;
 
@@ -204,13 +288,17 @@ int cmd_build_remote(const struct vmctl_cmd *cmd, const struct build_args *a)
 	}
 	body = wire_submission_json(&sub);
 	if (client_call(c, "POST", "/api/v1/builds", body, &answer) < 0 ||
-	    wire_parse_ids(answer, &ids, &nids) < 0) {
+	    (a->tree ? wire_parse_accepted(answer, &ids, &ports, &nids, &run) :
+		       wire_parse_ids(answer, &ids, &nids)) < 0) {
 		status = vmctl_fail();
 		goto out;
 	}
+	if (run)
+		fprintf(stderr, "==> build run %lld at %s (the ports it waits for are queued as "
+			"their packages are made)\n", (long long)run, vmctl_url());
 	for (size_t i = 0; i < nids; i++)
 		fprintf(stderr, "==> build %lld queued at %s%s%s\n", (long long)ids[i], vmctl_url(),
-			a->tree ? ": port " : "", a->tree ? sub.ports[i] : "");
+			ports ? ": port " : "", ports ? ports[i] : "");
 	if (o.no_wait) {
 		if (o.json)
 			fputs(answer, stdout);
@@ -223,26 +311,22 @@ int cmd_build_remote(const struct vmctl_cmd *cmd, const struct build_args *a)
 	for (size_t i = 0; i < nids; i++) {
 		int rc;
 		if (atomic_load(&vmctl_cancel)) {
-			/* Interrupted: what this command queued and did not follow goes too. */
-			client_set_cancel(c, NULL);
-			for (size_t j = i; j < nids; j++) {
-				char *path = xasprintf("/api/v1/builds/%lld/cancel", (long long)ids[j]);
-				if (client_call(c, "POST", path, NULL, NULL) < 0)
-					fprintf(stderr, "vmctl: could not cancel build %lld: %s\n",
-						(long long)ids[j], mf_error_msg());
-				else
-					fprintf(stderr, "==> build %lld cancelled\n", (long long)ids[j]);
-				free(path);
-			}
+			cancel_rest(c, ids + i, nids - i);
 			status = status ? status : 130;
-			break;
+			goto out;
 		}
 		rc = follow(c, ids[i], &o);
 		if (status == 0)
 			status = rc;
 	}
+	if (run) {
+		int rc = follow_run(c, run, ids, nids, &o);
+		if (status == 0)
+			status = rc;
+	}
 out:
 	free(ids);
+	mf_strv_free(ports);
 	free(answer);
 	free(body);
 	wire_submission_release(&sub);

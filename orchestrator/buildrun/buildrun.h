@@ -38,6 +38,10 @@ struct plan_opts {
 	char *const *ports;	/* as given: "name", "name-version" (NULL-terminated) */
 	const char *kind;	/* "build" or "update" */
 	int slots;		/* machines at once */
+	/* mayflyd's: how its builds are queued (source NULL: "vmctl", run in-process) */
+	const char *source;	/* "api" or "update" */
+	int priority, timeout;
+	const char *requested_by;
 };
 
 /*
@@ -74,6 +78,22 @@ struct run_opts {
  * ports say how), -1 when it could not run at all.
  */
 int buildrun_run(struct mf_state *st, struct buildrun *r, const struct run_opts *o);
+
+/*
+ * mayflyd's runs go through its queue instead: each scheduled port gets a
+ * queued build (of the run), and buildrun_advance() brings the run up to
+ * date with its builds whenever one starts or ends: a finished build
+ * completes its port (its packages enter the index as "run:ID", waiting
+ * ports are unblocked and queued) or fails it (waiting ports are lost);
+ * a run with nothing left to run ends. It is idempotent and serialized in
+ * the process, so a restart after a crash catches up with
+ * buildrun_advance_open(). queued (may be NULL) gets the number of builds
+ * it queued.
+ */
+int buildrun_advance(struct mf_state *st, int64_t run, int *queued);
+int buildrun_advance_open(struct mf_state *st);
+/* The run build id belongs to is advanced (nothing when it has none). */
+int buildrun_build_changed(struct mf_state *st, int64_t build);
 
 /* Writes the run's status.json and buildmaster's files beside it
  * (STATE/output/TREE/...: see json/status.h). */

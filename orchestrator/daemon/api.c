@@ -25,6 +25,7 @@
 #include "json/wire.h"
 #include "store/builds.h"
 #include "store/db.h"
+#include "buildrun/buildrun.h"
 #include "store/buildruns.h"
 #include "store/images.h"
 #include "json/status.h"
@@ -218,14 +219,22 @@ static int check_ports(struct mf_state *st, const struct wire_submission *sub, c
 
 /*
  * {"id": first, "status": "queued", "url": ...}, and for ports of a tree
- * "commit" and "builds": [{"id", "port", "url"}, ...] (caller frees).
+ * "commit", "buildrun", "buildrun_url" and "builds": [{"id", "port", "url"},
+ * ...] (the builds queued now; "id" is null when there is none) (caller frees).
  */
-static char *accepted_json(const int64_t *ids, size_t n, char **ports, const char *commit)
+static char *accepted_json(const int64_t *ids, size_t n, char **ports, const char *commit,
+			   int64_t run)
 {
 	struct strbuf sb = STRBUF_INIT;
 
-	strbuf_addf(&sb, "{\"id\": %lld, \"status\": \"queued\", \"url\": "
-		    "\"/api/v1/builds/%lld\"", (long long)ids[0], (long long)ids[0]);
+	if (n)
+		strbuf_addf(&sb, "{\"id\": %lld, \"status\": \"queued\", \"url\": "
+			    "\"/api/v1/builds/%lld\"", (long long)ids[0], (long long)ids[0]);
+	else
+		strbuf_addstr(&sb, "{\"id\": null, \"status\": \"queued\"");
+	if (run)
+		strbuf_addf(&sb, ", \"buildrun\": %lld, \"buildrun_url\": \"/api/v1/buildruns/%lld\"",
+			    (long long)run, (long long)run);
 	if (ports) {
 		/* Port names and commit ids are checked: nothing to escape. */
 		strbuf_addf(&sb, ", \"commit\": \"%s\", \"builds\": [", commit);
@@ -237,6 +246,71 @@ static char *accepted_json(const int64_t *ids, size_t n, char **ports, const cha
 	}
 	strbuf_addstr(&sb, "}\n");
 	return strbuf_detach(&sb);
+}
+
+static struct http_response *queue_full(struct api *a)
+{
+	char msg[160];
+	snprintf(msg, sizeof(msg), "the queue is full (%d builds at most may wait); try "
+		 "again later", a->cfg.queue_max);
+	struct http_response *resp = error_response(429, msg, NULL);
+	http_response_header(resp, "Retry-After", "30");
+	return resp;
+}
+
+/*
+ * Ports of a tree: a build run, planned now (the ports they need join it);
+ * the ports that can start are queued, the others as their packages are
+ * harvested (buildrun_advance()).
+ */
+static struct http_response *submit_run(struct api *a, struct mf_state *st,
+					const struct wire_submission *sub, const char *commit,
+					char **ports, const char *who)
+{
+	struct buildrun *r = NULL;
+	struct http_response *resp;
+	int64_t waiting = 0, *ids = NULL;
+	char **names = NULL;
+	size_t n = 0;
+
+	if (sub->ninputs)
+		return error_response(400, "inputs are for builds of recipes, not of a tree",
+				      "inputs");
+	if (queue_waiting(st->db, &waiting) < 0)
+		return fail(NULL);
+	if (waiting + (int64_t)sub->nports > a->cfg.queue_max)
+		return queue_full(a);
+	struct plan_opts po = {
+		.tree = sub->tree, .commit = commit, .image = sub->image, .ports = ports,
+		.kind = "build", .slots = a->cfg.max_vms, .source = "api",
+		.priority = sub->priority, .timeout = sub->timeout, .requested_by = who,
+	};
+	if (buildrun_plan(st, &po, &r) < 0)
+		return fail("ports");
+	int64_t run = r->id;
+	buildrun_free(r);
+	r = NULL;
+	if (buildrun_advance(st, run, NULL) < 0 || buildruns_get(st->db, run, &r) < 0)
+		return fail(NULL);
+	ids = xcalloc(r->nports + 1, sizeof(*ids));
+	names = xcalloc(r->nports + 1, sizeof(char *));
+	for (size_t i = 0; i < r->nports; i++)
+		if (r->ports[i].build_id) {
+			ids[n] = r->ports[i].build_id;
+			names[n++] = xstrdup(r->ports[i].port);
+		}
+	scheduler_wake(a->sched);
+	log_info("build run %lld by %s: image %s, tree %s at %.12s, %zu port%s, %zu queued now, "
+		 "priority %d", (long long)run, who, sub->image, sub->tree, commit, r->nports,
+		 r->nports == 1 ? "" : "s", n, sub->priority);
+	resp = json_response(202, accepted_json(ids, n, names, commit, run));
+	char url[64];
+	snprintf(url, sizeof(url), "/api/v1/buildruns/%lld", (long long)run);
+	http_response_header(resp, "Location", url);
+	free(ids);
+	mf_strv_free(names);
+	buildrun_free(r);
+	return resp;
 }
 
 static struct http_response *submit(struct api *a, const struct http_request *req,
@@ -270,19 +344,19 @@ static struct http_response *submit(struct api *a, const struct http_request *re
 		resp = fail(field);
 		goto out;
 	}
+	if (sub.tree) {
+		resp = submit_run(a, st, &sub, commit, ports, who);
+		goto out;
+	}
 	struct queue_request qr = {
 		.image = sub.image,
 		.recipes = sub.recipes,
 		.nrecipes = sub.nrecipes,
-		.tree = sub.tree,
-		.commit = commit,
-		.ports = ports,
-		.nports = sub.nports,
 		.priority = sub.priority,
 		.timeout = sub.timeout,
 		.requested_by = who,
 	};
-	n = sub.tree ? sub.nports : 1;
+	n = 1;
 	ids = xcalloc(n, sizeof(*ids));
 	rc = queue_submit(st->db, &qr, a->cfg.queue_max, ids);
 	if (rc < 0) {
@@ -290,11 +364,7 @@ static struct http_response *submit(struct api *a, const struct http_request *re
 		goto out;
 	}
 	if (rc > 0) {
-		char msg[160];
-		snprintf(msg, sizeof(msg), "the queue is full (%d builds at most may wait); try "
-			 "again later", a->cfg.queue_max);
-		resp = error_response(429, msg, NULL);
-		http_response_header(resp, "Retry-After", "30");
+		resp = queue_full(a);
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -312,17 +382,11 @@ static struct http_response *submit(struct api *a, const struct http_request *re
 		names = NULL;
 	}
 	scheduler_wake(a->sched);
-	if (sub.tree)
-		log_info("build%s %lld%s queued by %s: image %s, tree %s at %.12s, %zu port%s, "
-			 "priority %d", n == 1 ? "" : "s", (long long)ids[0], n == 1 ? "" : "...",
-			 who, sub.image, sub.tree, commit, n, n == 1 ? "" : "s", sub.priority);
-	else
-		log_info("build %lld queued by %s: image %s, %zu recipe%s, %zu input%s, "
-			 "priority %d", (long long)ids[0], who, sub.image, sub.nrecipes,
-			 sub.nrecipes == 1 ? "" : "s", sub.ninputs, sub.ninputs == 1 ? "" : "s",
-			 sub.priority);
-	resp = json_response(202, accepted_json(ids, n, sub.tree ? ports : NULL,
-						sub.tree ? commit : NULL));
+	log_info("build %lld queued by %s: image %s, %zu recipe%s, %zu input%s, "
+		 "priority %d", (long long)ids[0], who, sub.image, sub.nrecipes,
+		 sub.nrecipes == 1 ? "" : "s", sub.ninputs, sub.ninputs == 1 ? "" : "s",
+		 sub.priority);
+	resp = json_response(202, accepted_json(ids, n, NULL, NULL, 0));
 	char url[64];
 	snprintf(url, sizeof(url), "/api/v1/builds/%lld", (long long)ids[0]);
 	http_response_header(resp, "Location", url);
@@ -410,6 +474,8 @@ static struct http_response *cancel(struct api *a, int64_t id)
 							fail(NULL);
 	if (!strcmp(state, "cancelling"))
 		scheduler_cancel(a->sched, id);
+	else if (rc == 0 && buildrun_build_changed(st, id) < 0)
+		log_warnx("build %lld: %s", (long long)id, mf_error_msg());
 	if (rc > 0) {
 		char *msg = xasprintf("build %lld has already finished (%s)", (long long)id, state);
 		resp = error_response(409, msg, NULL);

@@ -143,7 +143,10 @@ static enum queue_next run(const struct attempt *a, const struct build_record *r
 	for (size_t i = 0; i < ninputs; i++)
 		inputs[i] = xasprintf("%s/%lld/inputs/%s", st->builds_dir, (long long)a->id,
 				      names[i]);
+	char run[24];
+	snprintf(run, sizeof(run), "%lld", (long long)rec->buildrun);
 	struct build_request req = {
+		.run = rec->buildrun ? run : NULL,
 		.image = rec->image,
 		/* A build of a port of a tree records its one port as its recipe. */
 		.recipes = rec->tree ? NULL : recipes,
@@ -163,6 +166,8 @@ static enum queue_next run(const struct attempt *a, const struct build_record *r
 	struct build_events ev = { .phase = on_phase, .payload = (void *)a };
 	log_info("build %lld: attempt %d on worker %d (image %s: %s)", (long long)a->id, a->n,
 		 a->worker, rec->image, rec->recipes);
+	if (a->changed && rec->buildrun)
+		a->changed(a->payload, a->id);
 	if (pipeline_run(a->env, &req, &ev, res) < 0)
 		next = not_started(res, a->id);
 	mf_strv_free(recipes);
@@ -206,6 +211,8 @@ int attempt_run(const struct attempt *a)
 					  "updates: %s", (long long)a->id, rec->tree, mf_error_msg());
 		}
 	}
+	if (ret == 0 && a->changed && rec && rec->buildrun)
+		a->changed(a->payload, a->id);
 	free(now);
 	build_result_release(&res);
 	build_record_free(rec);

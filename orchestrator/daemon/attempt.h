@@ -40,6 +40,10 @@ struct attempt {
 	atomic_int *cancel;	/* the user's cancel or mayflyd's stop asks the build to end */
 	const atomic_int *stopping; /* mayflyd is stopping: an interruption is its own */
 	int worker;		/* for log lines */
+	/* Called when the build starts running and when the attempt is recorded
+	 * (the scheduler advances the build's run, if it has one); may be NULL. */
+	void (*changed)(void *payload, int64_t build);
+	void *payload;
 };
 
 /*

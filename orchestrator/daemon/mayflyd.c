@@ -19,6 +19,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "buildrun/buildrun.h"
 #include "daemon/api.h"
 #include "daemon/poller.h"
 #include "daemon/scheduler.h"
@@ -93,6 +94,9 @@ static int recover(const struct mf_config *cfg)
 	    host_open(&h, cfg->libvirt_uri, cfg->accel, st) < 0 || reconcile_orphans(h, st->db) < 0)
 		goto out;
 	n = queue_recover(st->db, cfg->infra_retries + 1);
+	/* Build runs catch up with what their builds did while no mayflyd ran. */
+	if (n >= 0 && buildrun_advance_open(st) < 0)
+		log_warnx("build runs: %s", mf_error_msg());
 	log_debug("state directory %s, instance %s, accelerator %s (%s)", st->dir, st->instance,
 		  h->kvm ? "kvm" : "tcg", h->accel_reason);
 	if (n > 0)

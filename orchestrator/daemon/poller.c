@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "buildrun/buildrun.h"
 #include "common/config.h"
 #include "common/error.h"
 #include "common/log.h"
@@ -28,43 +29,52 @@ struct poller {
 	int stopping;
 };
 
-/* Queues the plan's ports; 0, or -1 (nothing queued; the update is tried again later). */
+/*
+ * The plan's ports as a build run (the ports they need join it); those
+ * that can start are queued now, the others as packages are harvested. A
+ * port lost at planning is recorded as failed for the next update. 0, or
+ * -1 (nothing queued; the update is tried again later).
+ */
 static int queue_plan(struct poller *p, const struct tree *t, const struct update_plan *plan)
 {
 	char **ports = xcalloc(plan->n + 1, sizeof(char *));
-	int64_t *ids = xcalloc(plan->n + 1, sizeof(*ids));
-	int rc, ret = -1;
+	struct buildrun *r = NULL;
+	int64_t waiting = 0;
+	int queued = 0, ret = -1;
 
 	for (size_t i = 0; i < plan->n; i++)
 		ports[i] = plan->v[i].port;
-	struct queue_request qr = {
-		.image = t->update_image, .tree = t->name, .commit = plan->to, .ports = ports,
-		.nports = plan->n, .source = "update", .requested_by = "update",
-	};
-	rc = queue_submit(p->st->db, &qr, p->cfg.queue_max, ids);
-	if (rc > 0)
-		mf_error(MF_E_INFRA, "the queue has no room for %zu builds", plan->n);
-	if (rc != 0)
+	if (queue_waiting(p->st->db, &waiting) < 0)
 		goto out;
-	for (size_t i = 0; i < plan->n; i++) {
-		if (queue_commit(p->st->db, ids[i], NULL) < 0) {
-			char *msg = xstrdup(mf_error_msg());
-			for (size_t j = i; j < plan->n; j++)
-				builds_finish(p->st->db, ids[j], BUILD_INFRA_ERROR, -1, msg);
-			mf_error(MF_E_INFRA, "%s", msg);
-			free(msg);
-			goto out;
-		}
-		log_info("build %lld queued: tree %s at %.12s, port %s (%s%s)", (long long)ids[i],
-			 t->name, plan->to, plan->v[i].port,
+	if (waiting + (int64_t)plan->n > p->cfg.queue_max) {
+		mf_error(MF_E_INFRA, "the queue has no room for %zu builds", plan->n);
+		goto out;
+	}
+	struct plan_opts po = {
+		.tree = t->name, .commit = plan->to, .image = t->update_image, .ports = ports,
+		.kind = "update", .slots = p->cfg.max_vms, .source = "update",
+		.requested_by = "update",
+	};
+	if (buildrun_plan(p->st, &po, &r) < 0)
+		goto out;
+	for (size_t i = 0; i < r->nports; i++)
+		if (r->ports[i].state == BR_LOST &&
+		    update_record(p->st->db, t->name, r->ports[i].port, plan->to, 0, 0,
+				  r->ports[i].reason) < 0)
+			log_warnx("tree %s: %s", t->name, mf_error_msg());
+	if (buildrun_advance(p->st, r->id, &queued) < 0)
+		goto out;
+	log_info("tree %s: build run %lld at %.12s, %zu port%s, %d queued now", t->name,
+		 (long long)r->id, plan->to, r->nports, r->nports == 1 ? "" : "s", queued);
+	for (size_t i = 0; i < plan->n; i++)
+		log_info("tree %s: port %s (%s%s)", t->name, plan->v[i].port,
 			 plan->v[i].trigger ? "changed: " : "retry: ",
 			 plan->v[i].trigger ? plan->v[i].trigger : plan->v[i].retry);
-	}
 	scheduler_wake(p->sched);
 	ret = 0;
 out:
+	buildrun_free(r);
 	free(ports);
-	free(ids);
 	return ret;
 }
 

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "build/pipeline.h"
+#include "buildrun/buildrun.h"
 #include "common/config.h"
 #include "common/error.h"
 #include "common/log.h"
@@ -61,6 +62,17 @@ static void timed_wait(struct scheduler *s, int ms)
 	pthread_cond_timedwait(&s->cond, &s->lock, &ts);
 }
 
+/* A build of a build run started or ended: the run catches up (and queues what it can). */
+static void build_changed(void *payload, int64_t build)
+{
+	struct worker *w = payload;
+
+	if (buildrun_build_changed(w->state, build) < 0)
+		log_warnx("build %lld: %s", (long long)build, mf_error_msg());
+	else
+		scheduler_wake(w->s);
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -102,6 +114,8 @@ static void *worker_main(void *arg)
 			.cancel = &w->cancel,
 			.stopping = &s->stopping,
 			.worker = w->index,
+			.changed = build_changed,
+			.payload = w,
 		};
 		attempt_run(&a);
 

@@ -464,3 +464,84 @@ char *wire_error_text(const char *json)
 	json_decref(doc);
 	return out;
 }
+
+int wire_parse_accepted(const char *json, int64_t **ids, char ***ports, size_t *n,
+			int64_t *run)
+{
+	json_t *doc = json_loads(json, 0, NULL);
+	json_t *builds = json_object_get(doc, "builds"), *b;
+	size_t i;
+	int ok = json_is_object(doc);
+
+	*ids = NULL;
+	*ports = NULL;
+	*n = 0;
+	*run = json_is_integer(json_object_get(doc, "buildrun")) ?
+		       json_integer_value(json_object_get(doc, "buildrun")) : 0;
+	if (ok && json_is_array(builds)) {
+		*ids = xcalloc(json_array_size(builds) + 1, sizeof(int64_t));
+		*ports = xcalloc(json_array_size(builds) + 1, sizeof(char *));
+		json_array_foreach(builds, i, b) {
+			json_t *id = json_object_get(b, "id"), *port = json_object_get(b, "port");
+			if (!json_is_integer(id) || !json_is_string(port)) {
+				ok = 0;
+				break;
+			}
+			(*ids)[*n] = json_integer_value(id);
+			(*ports)[(*n)++] = xstrdup(json_string_value(port));
+		}
+	} else {
+		ok = 0;
+	}
+	json_decref(doc);
+	if (!ok) {
+		free(*ids);
+		mf_strv_free(*ports);
+		*ids = NULL;
+		*ports = NULL;
+		*n = 0;
+		return mf_error(MF_E_INFRA, "mayflyd's answer has no list of builds");
+	}
+	return 0;
+}
+
+int wire_parse_buildrun(const char *json, struct wire_run_port **out, size_t *n, int *ended)
+{
+	json_t *doc = json_loads(json, 0, NULL), *ports = json_object_get(doc, "ports"), *p;
+	struct wire_run_port *v = NULL;
+	size_t i, len = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!json_is_object(doc) || !json_is_array(ports)) {
+		json_decref(doc);
+		return mf_error(MF_E_INFRA, "mayflyd's answer is not a build run");
+	}
+	*ended = !json_is_null(json_object_get(doc, "end")) && json_object_get(doc, "end");
+	v = xcalloc(json_array_size(ports) + 1, sizeof(*v));
+	json_array_foreach(ports, i, p) {
+		json_t *port = json_object_get(p, "port"), *state = json_object_get(p, "state");
+		json_t *reason = json_object_get(p, "reason"), *build = json_object_get(p, "build");
+		if (!json_is_string(port) || !json_is_string(state))
+			continue;
+		v[len].port = xstrdup(json_string_value(port));
+		v[len].state = xstrdup(json_string_value(state));
+		v[len].reason = json_is_string(reason) ? xstrdup(json_string_value(reason)) : NULL;
+		v[len].build = json_is_integer(build) ? json_integer_value(build) : 0;
+		len++;
+	}
+	json_decref(doc);
+	*out = v;
+	*n = len;
+	return 0;
+}
+
+void wire_run_ports_free(struct wire_run_port *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].port);
+		free(v[i].state);
+		free(v[i].reason);
+	}
+	free(v);
+}

@@ -56,6 +56,19 @@ int wire_parse_record(const char *json, struct build_record **out);
 int wire_parse_records(const char *json, struct build_record ***out, size_t *n);
 /* The ids of a 202 answer: "builds"[].id when there, else "id" (caller frees *ids). */
 int wire_parse_ids(const char *json, int64_t **ids, size_t *n);
+/*
+ * The same for ports of a tree: the builds queued now (ids may be none),
+ * their ports, and the build run (0 when the answer names none).
+ */
+int wire_parse_accepted(const char *json, int64_t **ids, char ***ports, size_t *n,
+			int64_t *run);
+/* A build run as GET /api/v1/buildruns/ID answers: its ports, and whether it ended. */
+struct wire_run_port {
+	char *port, *state, *reason;
+	int64_t build;		/* 0: none yet */
+};
+int wire_parse_buildrun(const char *json, struct wire_run_port **ports, size_t *n, int *ended);
+void wire_run_ports_free(struct wire_run_port *v, size_t n);
 /* The "error" (and "field") of an error answer, or NULL; caller frees. */
 char *wire_error_text(const char *json);
 

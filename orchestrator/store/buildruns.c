@@ -53,6 +53,8 @@ void buildrun_free(struct buildrun *r)
 	free(r->image);
 	free(r->kind);
 	free(r->status);
+	free(r->source);
+	free(r->requested_by);
 	free(r);
 }
 
@@ -104,9 +106,11 @@ int buildruns_insert(struct db *db, struct buildrun *r)
 {
 	if (db_begin(db) < 0)
 		return -1;
-	if (db_execf(db, "INSERT INTO buildruns (tree, commit_id, image, kind, status, start, slots)"
-			 " VALUES (?, ?, ?, ?, ?, ?, ?)", "tttttii", r->tree, r->commit, r->image,
-		     r->kind, r->status, (int64_t)r->start, (int64_t)r->slots) < 0)
+	if (db_execf(db, "INSERT INTO buildruns (tree, commit_id, image, kind, status, start, slots,"
+			 " source, priority, timeout, requested_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,"
+			 " ?, ?)", "tttttiitiit", r->tree, r->commit, r->image, r->kind, r->status,
+		     (int64_t)r->start, (int64_t)r->slots, r->source ? r->source : "vmctl",
+		     (int64_t)r->priority, (int64_t)r->timeout, r->requested_by) < 0)
 		goto fail;
 	r->id = db_last_insert_id(db);
 	for (size_t i = 0; i < r->nports; i++)
@@ -154,7 +158,8 @@ int buildruns_save(struct db *db, const struct buildrun *r)
 			"tiii", r->status, (int64_t)r->start, (int64_t)r->end, r->id);
 }
 
-#define RUN_COLUMNS "id, tree, commit_id, image, kind, status, start, end, slots"
+#define RUN_COLUMNS "id, tree, commit_id, image, kind, status, start, end, slots, source, " \
+	"priority, timeout, requested_by"
 
 static struct buildrun *run_from_row(struct db_stmt *st)
 {
@@ -169,6 +174,10 @@ static struct buildrun *run_from_row(struct db_stmt *st)
 	r->start = (double)db_col_int(st, 6);
 	r->end = (double)db_col_int(st, 7);
 	r->slots = (int)db_col_int(st, 8);
+	r->source = xstrdup(db_col_text(st, 9));
+	r->priority = (int)db_col_int(st, 10);
+	r->timeout = (int)db_col_int(st, 11);
+	r->requested_by = db_col_is_null(st, 12) ? NULL : xstrdup(db_col_text(st, 12));
 	return r;
 }
 
@@ -270,4 +279,30 @@ int buildruns_last(struct db *db, int64_t *id)
 		*id = db_col_int(st, 0);
 	db_finalize(st);
 	return rc < 0 ? -1 : 0;
+}
+
+int buildruns_open(struct db *db, int64_t **ids, size_t *n)
+{
+	struct db_stmt *st;
+	int64_t *v = NULL;
+	size_t len = 0;
+	int rc;
+
+	*ids = NULL;
+	*n = 0;
+	if (db_prepare(db, &st, "SELECT id FROM buildruns WHERE end = 0 AND source != 'vmctl'"
+				" ORDER BY id") < 0)
+		return -1;
+	while ((rc = db_step(st)) == 1) {
+		v = xrealloc(v, (len + 1) * sizeof(*v));
+		v[len++] = db_col_int(st, 0);
+	}
+	db_finalize(st);
+	if (rc < 0) {
+		free(v);
+		return -1;
+	}
+	*ids = v;
+	*n = len;
+	return 0;
 }

@@ -45,6 +45,10 @@ struct buildrun {
 	char *status;		/* buildmaster's buildStatus: "scheduling", "complete", ... */
 	double start, end;	/* seconds since the epoch; 0: not yet */
 	int slots;		/* machines it may use at once */
+	/* mayflyd's runs: how their builds are queued */
+	char *source;		/* "vmctl", "api" or "update" */
+	int priority, timeout;
+	char *requested_by;
 	struct br_port *ports;
 	size_t nports;
 };
@@ -63,6 +67,8 @@ int buildruns_get(struct db *db, int64_t id, struct buildrun **out);
 /* The newest first, at most limit (0: all), without their ports. */
 int buildruns_list(struct db *db, int limit, struct buildrun ***out, size_t *n);
 void buildruns_list_free(struct buildrun **v, size_t n);
+/* mayflyd's runs that have not ended (ids, oldest first). */
+int buildruns_open(struct db *db, int64_t **ids, size_t *n);
 /* The id of the newest run, 0 when there is none. */
 int buildruns_last(struct db *db, int64_t *id);
 

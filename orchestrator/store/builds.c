@@ -173,7 +173,7 @@ int build_status_valid(const char *s)
 #define RECORD_COLUMNS \
 	"id, image, recipes, status, exit_code, error, source, priority, timeout, attempts, " \
 	"cancel_requested, requested_by, created, started, finished, log_path, out_dir, inputs, " \
-	"tree, commit_id"
+	"tree, commit_id, buildrun"
 
 static struct build_record *record_from_row(struct db_stmt *st)
 {
@@ -199,6 +199,7 @@ static struct build_record *record_from_row(struct db_stmt *st)
 	r->inputs = xstrdup_or_null(db_col_text(st, 17));
 	r->tree = xstrdup_or_null(db_col_text(st, 18));
 	r->commit = xstrdup_or_null(db_col_text(st, 19));
+	r->buildrun = db_col_is_null(st, 20) ? 0 : db_col_int(st, 20);
 	return r;
 }
 

@@ -101,6 +101,7 @@ struct build_record {
 	char *inputs;		/* space-separated names, or NULL */
 	char *tree;		/* a build of a ports tree: its name, and */
 	char *commit;		/* the commit it was built from; NULL otherwise */
+	int64_t buildrun;	/* the build run it belongs to (mayflyd); 0: none */
 	/* Only from builds_get(): */
 	struct build_phase *phases;
 	size_t nphases;

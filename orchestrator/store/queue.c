@@ -37,8 +37,8 @@ static int insert(struct db *db, const struct queue_request *r, const char *reci
 	struct db_stmt *st = NULL;
 
 	if (db_prepare(db, &st, "INSERT INTO builds (image, recipes, tree, commit_id, status, "
-				"source, priority, timeout, requested_by, created) "
-				"VALUES (?, ?, ?, ?, 'accepted', ?, ?, ?, ?, ?) RETURNING id") < 0)
+				"source, priority, timeout, requested_by, created, buildrun) "
+				"VALUES (?, ?, ?, ?, 'accepted', ?, ?, ?, ?, ?, ?) RETURNING id") < 0)
 		return -1;
 	db_bind_text(st, 1, r->image);
 	db_bind_text(st, 2, recipes);
@@ -52,6 +52,8 @@ static int insert(struct db *db, const struct queue_request *r, const char *reci
 		db_bind_int(st, 7, r->timeout);
 	db_bind_text(st, 8, r->requested_by);
 	db_bind_int(st, 9, mf_wall_seconds());
+	if (r->buildrun > 0)
+		db_bind_int(st, 10, r->buildrun);
 	if (db_step(st) != 1) {
 		db_finalize(st);
 		return -1;
@@ -90,6 +92,15 @@ rollback:
 out:
 	strbuf_release(&recipes);
 	return ret;
+}
+
+int queue_waiting(struct db *db, int64_t *n)
+{
+	int v = 0;
+	int rc = count_where(db, "SELECT count(*) FROM builds WHERE status IN ('accepted', 'queued')",
+			     &v);
+	*n = v;
+	return rc;
 }
 
 int queue_commit(struct db *db, int64_t id, const char *inputs)

@@ -35,6 +35,7 @@ struct queue_request {
 	int priority;		/* higher runs first */
 	int timeout;		/* seconds for the build command; 0: the default */
 	const char *requested_by;
+	int64_t buildrun;	/* the build run its ports belong to; 0: none */
 };
 
 /*
@@ -43,6 +44,8 @@ struct queue_request {
  * they would make more than queue_max builds wait, -1 on error.
  */
 int queue_submit(struct db *db, const struct queue_request *r, int queue_max, int64_t *ids);
+/* How many builds wait (accepted or queued). */
+int queue_waiting(struct db *db, int64_t *n);
 /* Makes an accepted build claimable; inputs is its input names (or NULL). */
 int queue_commit(struct db *db, int64_t id, const char *inputs);
 

@@ -189,6 +189,12 @@ static const char *const migrations[] = {
 	" required TEXT NOT NULL,"
 	" missing TEXT NOT NULL,"
 	" PRIMARY KEY (run, port));",
+	/* 6: mayflyd's build runs: the queue knows each build's run */
+	"ALTER TABLE builds ADD COLUMN buildrun INTEGER;"
+	"ALTER TABLE buildruns ADD COLUMN source TEXT NOT NULL DEFAULT 'vmctl';"
+	"ALTER TABLE buildruns ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE buildruns ADD COLUMN timeout INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE buildruns ADD COLUMN requested_by TEXT;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

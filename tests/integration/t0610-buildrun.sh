@@ -7,6 +7,7 @@
 # reason, the cycle reported; each build given exactly the packages it
 # needs (the stand-in lists what its packages directory holds and fails
 # unless every BUILD_REQUIRES is met there), real .hpkg files harvested.
+# The same run again through mayflyd's API and queue.
 . "$(dirname "$0")/lib.sh"
 
 UP=$TEST_TMP/dep
@@ -226,7 +227,35 @@ test_expect 'mayflyd answers the same about build runs' '
 		"$(jq -r "[.ports[] | .port + \" \" + .state] | join(\",\")" "$TEST_TMP/run.json")"
 	api GET /api/v1/buildruns/99; expect_code 404; expect_stdout "no build run 99"
 	api POST /api/v1/buildruns/1 "{}"; expect_code 405
+'
+
+test_expect 'mayflyd runs a build run through its queue, ports queued as packages are made' '
+	api POST /api/v1/builds "{\"image\":\"tg\",\"tree\":\"dep\",\"ports\":[\"gamma\",\"zeta\",\"epsilon\",\"eta\"]}"
+	expect_code 202
+	expect_eq "$(json_field .buildrun)" 2
+	expect_eq "$(json_field "[.builds[].port] | join(\",\")")" zeta-1.0,libalpha-1.0,delta-1.0
+	i=0
+	while :; do
+		api GET /api/v1/buildruns/2
+		[ "$(json_field .end)" = null ] || break
+		i=$((i + 1)); [ $i -le 600 ] || { cat "$TEST_TMP/daemon.log"; exit 1; }; sleep 0.5
+	done
+	cp "$TEST_TMP/stdout" "$TEST_TMP/run2.json"
+	expect_eq "$(jq -r "[.ports[] | .port + \" \" + .state] | sort | join(\",\")" "$TEST_TMP/run2.json")" \
+		"$(jq -r "[.ports[] | .port + \" \" + .state] | sort | join(\",\")" "$TEST_TMP/run.json")"
+	expect_eq "$(jq -r .status "$TEST_TMP/run2.json")" "complete (with 4 failures)"
+	a=$(jq -r ".ports[] | select(.port == \"libalpha-1.0\") | .build" "$TEST_TMP/run2.json")
+	b=$(jq -r ".ports[] | select(.port == \"beta-1.0\") | .build" "$TEST_TMP/run2.json")
+	test "$(build_col "$b" created)" -ge "$(build_col "$a" finished)"
+	expect_eq "$(build_col "$b" buildrun)" 2
+	expect_eq "$(given "$b")" "$(sorted $SYSTEM haiku_devel-r1~beta5_hrev57937-1-x86_64.hpkg \
+		libalpha-1.0-1-x86_64.hpkg libalpha_devel-1.0-1-x86_64.hpkg)"
+	expect_eq "$(cat "$MAYFLY_STATE_DIR/output/dep/buildruns/last_buildrun")" 2
+	expect_eq "$(jq -r .buildStatus "$MAYFLY_STATE_DIR/output/dep/buildruns/2/status.json")" \
+		"complete (with 4 failures)"
+	expect_eq "$(sql "SELECT count(*) FROM pkg_index WHERE origin LIKE '\''run:%'\''")" 0
 	stop_daemon
+	assert_no_leaks
 '
 
 test_done

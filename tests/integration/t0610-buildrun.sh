@@ -229,11 +229,19 @@ test_expect 'mayflyd answers the same about build runs' '
 	api POST /api/v1/buildruns/1 "{}"; expect_code 405
 '
 
-test_expect 'mayflyd runs a build run through its queue, ports queued as packages are made' '
+test_expect 'mayflyd runs a build run through its queue, ports queued as packages are made; kill -9 loses nothing' '
 	api POST /api/v1/builds "{\"image\":\"tg\",\"tree\":\"dep\",\"ports\":[\"gamma\",\"zeta\",\"epsilon\",\"eta\"]}"
 	expect_code 202
 	expect_eq "$(json_field .buildrun)" 2
 	expect_eq "$(json_field "[.builds[].port] | join(\",\")")" zeta-1.0,libalpha-1.0,delta-1.0
+	# kill -9 while libalpha builds: the restart finishes the run all the same.
+	a=$(json_field ".builds[1].id")
+	i=0
+	until [ "$(build_col "$a" status)" = running ]; do
+		i=$((i + 1)); [ $i -le 600 ] || exit 1; sleep 0.2
+	done
+	stop_daemon KILL
+	start_daemon
 	i=0
 	while :; do
 		api GET /api/v1/buildruns/2

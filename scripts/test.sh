@@ -6,7 +6,7 @@
 #  1. unit tests (cmocka) and the layering check
 #  2. integration tests: the real vmctl and mayflyd against real libvirtd +
 #     QEMU (TCG) and the test guest
-#  3. the unit tests and the daemon API integration test again, built with
+#  3. the unit tests, the daemon API and the build run integration tests again, built with
 #     AddressSanitizer + UBSan, then with ThreadSanitizer: any report fails
 #  4. each fuzzer (libFuzzer) for a short time from its seeds
 #
@@ -37,10 +37,10 @@ sanitized_run() {
 	mkdir -p "$logs"
 	say "unit tests under $name"
 	(cd "$dir" && ctest --output-on-failure) || die "unit tests under $name failed"
-	say "daemon API integration test under $name"
+	say "daemon API and build run integration tests under $name"
 	MAYFLY_VMCTL=$dir/vmctl MAYFLY_TESTGUEST=$guest \
-		sh "$top/tests/integration/run.sh" t0500-daemon-api.sh ||
-		die "the daemon API test under $name failed"
+		sh "$top/tests/integration/run.sh" t0500-daemon-api.sh t0610-buildrun.sh ||
+		die "the daemon API or build run test under $name failed"
 	if ls "$logs"/* >/dev/null 2>&1; then
 		head -60 "$logs"/*
 		die "$name reported errors (above; all in $logs)"

@@ -79,7 +79,8 @@ static int queue_port(struct mf_state *st, const struct buildrun *r, struct br_p
 	return 0;
 }
 
-static int advance_locked(struct mf_state *st, int64_t id, int *queued)
+static int advance_locked(struct mf_state *st, int64_t id, int64_t build, const char *slot,
+			  int *queued)
 {
 	struct buildrun *r = NULL;
 	int changed = 0, ret = -1;
@@ -101,8 +102,13 @@ static int advance_locked(struct mf_state *st, int64_t id, int *queued)
 			struct build_record *rec = NULL;
 			if (builds_get(st->db, p->build_id, &rec) < 0)
 				goto out;
-			if (!strcmp(rec->status, "running") && p->state != BR_ACTIVE) {
+			if (!strcmp(rec->status, "running") &&
+			    (p->state != BR_ACTIVE || (slot && p->build_id == build))) {
 				p->state = BR_ACTIVE;
+				if (slot && p->build_id == build) {
+					free(p->slot);
+					p->slot = xstrdup(slot);
+				}
 				changed = 1;
 			} else if (is_final(rec->status)) {
 				if (!strcmp(rec->status, "succeeded")) {
@@ -175,10 +181,16 @@ out:
 
 int buildrun_advance(struct mf_state *st, int64_t run, int *queued)
 {
+	return buildrun_advance_slot(st, run, 0, NULL, queued);
+}
+
+int buildrun_advance_slot(struct mf_state *st, int64_t run, int64_t build, const char *slot,
+			  int *queued)
+{
 	if (queued)
 		*queued = 0;
 	pthread_mutex_lock(&advance_lock);
-	int rc = advance_locked(st, run, queued);
+	int rc = advance_locked(st, run, build, slot, queued);
 	pthread_mutex_unlock(&advance_lock);
 	if (rc < 0)
 		mf_error_wrap("build run %lld", (long long)run);
@@ -202,7 +214,7 @@ int buildrun_advance_open(struct mf_state *st)
 	return ret;
 }
 
-int buildrun_build_changed(struct mf_state *st, int64_t build)
+int buildrun_build_changed(struct mf_state *st, int64_t build, const char *slot)
 {
 	struct build_record *rec = NULL;
 	int rc = 0;
@@ -210,7 +222,7 @@ int buildrun_build_changed(struct mf_state *st, int64_t build)
 	if (builds_get(st->db, build, &rec) < 0)
 		return -1;
 	if (rec->buildrun)
-		rc = buildrun_advance(st, rec->buildrun, NULL);
+		rc = buildrun_advance_slot(st, rec->buildrun, build, slot, NULL);
 	build_record_free(rec);
 	return rc;
 }

@@ -91,9 +91,13 @@ int buildrun_run(struct mf_state *st, struct buildrun *r, const struct run_opts 
  * it queued.
  */
 int buildrun_advance(struct mf_state *st, int64_t run, int *queued);
+/* The same, noting that build runs in slot. */
+int buildrun_advance_slot(struct mf_state *st, int64_t run, int64_t build, const char *slot,
+			  int *queued);
 int buildrun_advance_open(struct mf_state *st);
-/* The run build id belongs to is advanced (nothing when it has none). */
-int buildrun_build_changed(struct mf_state *st, int64_t build);
+/* The run build id belongs to is advanced (nothing when it has none);
+ * slot (may be NULL) is the machine slot it runs in ("vm-2"), for status.json. */
+int buildrun_build_changed(struct mf_state *st, int64_t build, const char *slot);
 
 /* Writes the run's status.json and buildmaster's files beside it
  * (STATE/output/TREE/...: see json/status.h). */

@@ -166,9 +166,7 @@ static void *slot_main(void *arg)
 		int rc = pipeline_run(&env, &req, r->slots == 1 ? o->build_ev : NULL, &res);
 		pthread_mutex_lock(&rn->lock);
 		rn->active--;
-		p = &r->ports[i];
-		free(p->slot);
-		p->slot = NULL;
+		p = &r->ports[i];	/* its slot stays: the record names the builder */
 		if (rc < 0) {
 			/* Not started: the port's own problem at this commit. */
 			memset(&res, 0, sizeof(res));

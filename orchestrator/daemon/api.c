@@ -474,7 +474,7 @@ static struct http_response *cancel(struct api *a, int64_t id)
 							fail(NULL);
 	if (!strcmp(state, "cancelling"))
 		scheduler_cancel(a->sched, id);
-	else if (rc == 0 && buildrun_build_changed(st, id) < 0)
+	else if (rc == 0 && buildrun_build_changed(st, id, NULL) < 0)
 		log_warnx("build %lld: %s", (long long)id, mf_error_msg());
 	if (rc > 0) {
 		char *msg = xasprintf("build %lld has already finished (%s)", (long long)id, state);

@@ -4,6 +4,7 @@
 #include <stdatomic.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -66,8 +67,11 @@ static void timed_wait(struct scheduler *s, int ms)
 static void build_changed(void *payload, int64_t build)
 {
 	struct worker *w = payload;
+	char slot[24];
 
-	if (buildrun_build_changed(w->state, build) < 0)
+	/* status.json's builders are the machine slots: a worker is one. */
+	snprintf(slot, sizeof(slot), "vm-%d", w->index);
+	if (buildrun_build_changed(w->state, build, slot) < 0)
 		log_warnx("build %lld: %s", (long long)build, mf_error_msg());
 	else
 		scheduler_wake(w->s);

@@ -31,7 +31,7 @@ struct br_port {
 	enum br_state state;
 	char *reason;		/* lost or skipped: why; NULL otherwise */
 	int64_t build_id;	/* 0 until its build starts */
-	char *slot;		/* while active: the machine slot ("vm-1") */
+	char *slot;		/* the machine slot it runs or ran in ("vm-1"), or NULL */
 	char **makes;		/* package ids it makes ("beta-1.0"), NULL-terminated */
 	char **resulting;	/* package files it makes */
 	char **required;	/* package files it is given, sorted */

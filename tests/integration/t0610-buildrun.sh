@@ -212,6 +212,7 @@ test_expect 'status.json and the files buildmaster'\''s frontend reads' '
 	grep -q "building beta-1.0" "$out/builds/$b.log"
 	expect_eq "$(jq -r .buildSuccess "$out/records/$b.json")" true
 	expect_eq "$(jq -r .port.revisionedName "$out/records/$b.json")" beta-1.0-1
+	jq -r .builderId "$out/records/$b.json" | grep -qx "vm-[12]"
 	run_vmctl buildrun list
 	expect_stdout "complete (with 4 failures)"
 '
@@ -261,6 +262,7 @@ test_expect 'mayflyd runs a build run through its queue, ports queued as package
 	expect_eq "$(cat "$MAYFLY_STATE_DIR/output/dep/buildruns/last_buildrun")" 2
 	expect_eq "$(jq -r .buildStatus "$MAYFLY_STATE_DIR/output/dep/buildruns/2/status.json")" \
 		"complete (with 4 failures)"
+	jq -r .builderId "$MAYFLY_STATE_DIR/output/dep/records/$b.json" | grep -qx "vm-[12]"
 	expect_eq "$(sql "SELECT count(*) FROM pkg_index WHERE origin LIKE '\''run:%'\''")" 0
 	stop_daemon
 	assert_no_leaks

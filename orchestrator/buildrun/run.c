@@ -36,6 +36,8 @@ struct slot {
 	struct runner *rn;
 	int n;			/* 1, 2, ... */
 	pthread_t thread;
+	struct mf_state *st;	/* its own connections, opened before the threads start */
+	struct host *host;
 };
 
 static void save_all(struct runner *rn)
@@ -116,21 +118,9 @@ static void *slot_main(void *arg)
 	struct runner *rn = s->rn;
 	struct buildrun *r = rn->r;
 	const struct run_opts *o = rn->o;
-	struct mf_state *st = NULL;
-	struct host *host = NULL;
 	struct build_env env;
 
-	if (state_open(&st, o->cfg->state_dir) < 0 ||
-	    host_open(&host, o->cfg->libvirt_uri, o->cfg->accel, st) < 0) {
-		log_warnx("build run %lld, machine slot %d: %s", (long long)r->id, s->n,
-			  mf_error_msg());
-		pthread_mutex_lock(&rn->lock);
-		rn->stop = 1;
-		pthread_cond_broadcast(&rn->cond);
-		pthread_mutex_unlock(&rn->lock);
-		goto out;
-	}
-	build_env_init(&env, o->cfg, st, host);
+	build_env_init(&env, o->cfg, s->st, s->host);
 	pthread_mutex_lock(&rn->lock);
 	for (;;) {
 		if (rn->stop || (o->cancel && atomic_load(o->cancel)))
@@ -194,9 +184,6 @@ static void *slot_main(void *arg)
 	}
 	pthread_cond_broadcast(&rn->cond);
 	pthread_mutex_unlock(&rn->lock);
-out:
-	host_close(host);
-	state_free(st);
 	return NULL;
 }
 
@@ -216,14 +203,31 @@ int buildrun_run(struct mf_state *st, struct buildrun *r, const struct run_opts 
 	save_all(&rn);
 	pthread_mutex_unlock(&rn.lock);
 	slots = xcalloc((size_t)n, sizeof(*slots));
+	/* Each slot's connections, one after another (libvirt's and glib's
+	 * set-up is not meant to race), before any thread starts. */
 	for (int i = 0; i < n; i++) {
 		slots[i] = (struct slot){ .rn = &rn, .n = i + 1 };
-		if (pthread_create(&slots[i].thread, NULL, slot_main, &slots[i]) != 0)
+		if (state_open(&slots[i].st, o->cfg->state_dir) < 0 ||
+		    host_open(&slots[i].host, o->cfg->libvirt_uri, o->cfg->accel,
+			      slots[i].st) < 0) {
+			log_warnx("build run %lld, machine slot %d: %s", (long long)r->id, i + 1,
+				  mf_error_msg());
+			host_close(slots[i].host);
+			state_free(slots[i].st);
 			break;
+		}
+		if (pthread_create(&slots[i].thread, NULL, slot_main, &slots[i]) != 0) {
+			host_close(slots[i].host);
+			state_free(slots[i].st);
+			break;
+		}
 		started++;
 	}
-	for (int i = 0; i < started; i++)
+	for (int i = 0; i < started; i++) {
 		pthread_join(slots[i].thread, NULL);
+		host_close(slots[i].host);
+		state_free(slots[i].st);
+	}
 	free(slots);
 
 	/* What could not start now never will in this run. */

@@ -22,42 +22,19 @@ static int is_final(const char *status)
 	return strcmp(status, "accepted") && strcmp(status, "queued") && strcmp(status, "running");
 }
 
-/* A finished build's packages enter the index for the rest of the run. */
-static void index_packages(struct mf_state *st, int64_t run, const struct build_record *rec)
+void buildrun_index_packages(struct mf_state *st, int64_t run, const struct build_package *v,
+			     size_t n)
 {
 	char origin[32];
 
 	snprintf(origin, sizeof(origin), "run:%lld", (long long)run);
-	for (size_t k = 0; k < rec->npackages; k++) {
-		const struct build_package *bp = &rec->packages[k];
+	for (size_t k = 0; k < n; k++) {
 		struct hpkg_file f;
-		if (hpkg_read_file(bp->path, &f) < 0 ||
-		    pkgindex_add(st->db, origin, &f.pkgs[0], bp->path, (int64_t)bp->size,
-				 bp->sha256) < 0)
+		if (hpkg_read_file(v[k].path, &f) < 0 ||
+		    pkgindex_add(st->db, origin, &f.pkgs[0], v[k].path, (int64_t)v[k].size,
+				 v[k].sha256) < 0)
 			log_warnx("build run %lld: %s", (long long)run, mf_error_msg());
 		hpkg_file_release(&f);
-	}
-}
-
-static void unblock(struct buildrun *r, const struct br_port *done)
-{
-	for (size_t i = 0; i < r->nports; i++) {
-		struct br_port *q = &r->ports[i];
-		if (q->state != BR_BLOCKED)
-			continue;
-		size_t w = 0;
-		for (size_t k = 0; q->missing[k]; k++) {
-			int made = 0;
-			for (size_t j = 0; done->makes[j] && !made; j++)
-				made = !strcmp(done->makes[j], q->missing[k]);
-			if (made)
-				free(q->missing[k]);
-			else
-				q->missing[w++] = q->missing[k];
-		}
-		q->missing[w] = NULL;
-		if (w == 0)
-			q->state = BR_SCHEDULED;
 	}
 }
 
@@ -113,8 +90,8 @@ static int advance_locked(struct mf_state *st, int64_t id, int64_t build, const 
 			} else if (is_final(rec->status)) {
 				if (!strcmp(rec->status, "succeeded")) {
 					p->state = BR_COMPLETE;
-					index_packages(st, r->id, rec);
-					unblock(r, p);
+					buildrun_index_packages(st, r->id, rec->packages, rec->npackages);
+					buildrun_unblock(r, p);
 				} else {
 					p->state = BR_FAILED;
 					free(p->reason);

@@ -23,6 +23,7 @@
 
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "store/buildruns.h"
 
@@ -54,6 +55,12 @@ int buildrun_plan(struct mf_state *st, const struct plan_opts *o, struct buildru
 /* Blocked ports that wait for a package no live port of the run will make
  * (its maker failed, was lost or skipped) become lost, transitively. */
 void buildrun_lose_dependents(struct buildrun *r);
+/* done's packages are made: the ports waiting only for them are scheduled. */
+void buildrun_unblock(struct buildrun *r, const struct br_port *done);
+struct build_package;
+/* Harvested packages enter the index as the run's ("run:ID") for the rest of it. */
+void buildrun_index_packages(struct mf_state *st, int64_t run, const struct build_package *v,
+			     size_t n);
 
 struct run_events {
 	/* A port's build starts (id) or ends (res); called one at a time. */

@@ -343,6 +343,25 @@ static void lose_cycles(struct buildrun *r)
 	free(t.stack);
 }
 
+void buildrun_unblock(struct buildrun *r, const struct br_port *done)
+{
+	for (size_t i = 0; i < r->nports; i++) {
+		struct br_port *q = &r->ports[i];
+		if (q->state != BR_BLOCKED)
+			continue;
+		size_t w = 0;
+		for (size_t k = 0; q->missing[k]; k++) {
+			if (has(done->makes, q->missing[k]))
+				free(q->missing[k]);
+			else
+				q->missing[w++] = q->missing[k];
+		}
+		q->missing[w] = NULL;
+		if (w == 0)
+			q->state = BR_SCHEDULED;
+	}
+}
+
 void buildrun_lose_dependents(struct buildrun *r)
 {
 	/* Until nothing changes: a blocked port waiting for a package no live port makes. */

@@ -16,7 +16,6 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "machine/host.h"
-#include "pkg/hpkg.h"
 #include "store/builds.h"
 #include "store/pkgindex.h"
 #include "store/state.h"
@@ -65,43 +64,6 @@ static void set_status(struct runner *rn)
 		r->status = xstrdup("waiting for packages");
 	else
 		r->status = xstrdup("starting builds");
-}
-
-/* The packages a build harvested enter the index for the rest of the run. */
-static void index_harvest(struct runner *rn, const struct build_result *res)
-{
-	for (size_t k = 0; k < res->npackages; k++) {
-		const struct build_package *bp = &res->packages[k];
-		struct hpkg_file f;
-		if (hpkg_read_file(bp->path, &f) < 0 ||
-		    pkgindex_add(rn->st->db, rn->run, &f.pkgs[0], bp->path, (int64_t)bp->size,
-				 bp->sha256) < 0)
-			log_warnx("build run %lld: %s", (long long)rn->r->id, mf_error_msg());
-		hpkg_file_release(&f);
-	}
-}
-
-static void unblock(struct buildrun *r, const struct br_port *done)
-{
-	for (size_t i = 0; i < r->nports; i++) {
-		struct br_port *q = &r->ports[i];
-		if (q->state != BR_BLOCKED)
-			continue;
-		size_t w = 0;
-		for (size_t k = 0; q->missing[k]; k++) {
-			int made = 0;
-			for (size_t j = 0; done->makes[j] && !made; j++)
-				made = !strcmp(done->makes[j], q->missing[k]);
-			if (made) {
-				free(q->missing[k]);
-			} else {
-				q->missing[w++] = q->missing[k];
-			}
-		}
-		q->missing[w] = NULL;
-		if (w == 0)
-			q->state = BR_SCHEDULED;
-	}
 }
 
 static ssize_t next_scheduled(const struct buildrun *r)
@@ -167,8 +129,8 @@ static void *slot_main(void *arg)
 		p->build_id = res.id;
 		if (res.status == BUILD_SUCCEEDED) {
 			p->state = BR_COMPLETE;
-			index_harvest(rn, &res);
-			unblock(r, p);
+			buildrun_index_packages(rn->st, r->id, res.packages, res.npackages);
+			buildrun_unblock(r, p);
 		} else {
 			p->state = BR_FAILED;
 			free(p->reason);

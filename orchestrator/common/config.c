@@ -11,10 +11,11 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/names.h"
 #include "common/strbuf.h"
 #include "common/util.h"
 
-enum key_type { KEY_STRING, KEY_PATH, KEY_INT, KEY_ACCEL, KEY_LISTEN };
+enum key_type { KEY_STRING, KEY_PATH, KEY_INT, KEY_ACCEL, KEY_LISTEN, KEY_REPO_TYPE };
 
 struct key {
 	const char *section;
@@ -47,9 +48,57 @@ static const struct key keys[] = {
 	{ "limits", "max_log_mb", KEY_INT, OFF(max_log_mb), 1, 1 << 20 },
 	{ "limits", "max_package_mb", KEY_INT, OFF(max_package_mb), 1, 1 << 24 },
 	{ "limits", "source_cache_mb", KEY_INT, OFF(source_cache_mb), 0, 1 << 30 },
+	{ "limits", "package_cache_mb", KEY_INT, OFF(package_cache_mb), 0, 1 << 30 },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+/* The keys of a [repository ID] section, with offsets into struct mf_repository. */
+#define ROFF(f) offsetof(struct mf_repository, f)
+static const struct key repo_keys[] = {
+	{ "repository", "type", KEY_REPO_TYPE, ROFF(type), 0, 0 },
+	{ "repository", "path", KEY_PATH, ROFF(path), 0, 0 },
+	{ "repository", "endpoint", KEY_STRING, ROFF(endpoint), 0, 0 },
+	{ "repository", "region", KEY_STRING, ROFF(region), 0, 0 },
+	{ "repository", "bucket", KEY_STRING, ROFF(bucket), 0, 0 },
+	{ "repository", "prefix", KEY_STRING, ROFF(prefix), 0, 0 },
+	{ "repository", "credentials_file", KEY_PATH, ROFF(credentials_file), 0, 0 },
+	{ "repository", "name", KEY_STRING, ROFF(name), 0, 0 },
+	{ "repository", "vendor", KEY_STRING, ROFF(vendor), 0, 0 },
+	{ "repository", "summary", KEY_STRING, ROFF(summary), 0, 0 },
+	{ "repository", "priority", KEY_INT, ROFF(priority), 0, 255 },
+	{ "repository", "architecture", KEY_STRING, ROFF(architecture), 0, 0 },
+	{ "repository", "identifier", KEY_STRING, ROFF(identifier), 0, 0 },
+	{ "repository", "baseurl", KEY_STRING, ROFF(baseurl), 0, 0 },
+	{ "repository", "signing_key", KEY_PATH, ROFF(signing_key), 0, 0 },
+	{ "repository", "signing_password_file", KEY_PATH, ROFF(signing_password_file), 0, 0 },
+	{ "repository", "publish_trees", KEY_STRING, ROFF(publish_trees), 0, 0 },
+};
+
+#define NREPOKEYS (sizeof(repo_keys) / sizeof(repo_keys[0]))
+
+/* The string fields of struct mf_repository, for release and copy. */
+static const size_t repo_strings[] = {
+	ROFF(id), ROFF(path), ROFF(endpoint), ROFF(region), ROFF(bucket), ROFF(prefix),
+	ROFF(credentials_file), ROFF(name), ROFF(vendor), ROFF(summary), ROFF(architecture),
+	ROFF(identifier), ROFF(baseurl), ROFF(signing_key), ROFF(signing_password_file),
+	ROFF(publish_trees),
+};
+
+static void repo_release(struct mf_repository *r)
+{
+	for (size_t i = 0; i < sizeof(repo_strings) / sizeof(repo_strings[0]); i++)
+		free(*(char **)((char *)r + repo_strings[i]));
+}
+
+static void repo_copy(struct mf_repository *dst, const struct mf_repository *src)
+{
+	*dst = *src;
+	for (size_t i = 0; i < sizeof(repo_strings) / sizeof(repo_strings[0]); i++) {
+		char **f = (char **)((char *)dst + repo_strings[i]);
+		*f = xstrdup_or_null(*f);
+	}
+}
 
 void config_init(struct mf_config *cfg)
 {
@@ -72,6 +121,7 @@ void config_init(struct mf_config *cfg)
 	cfg->max_log_mb = 256;
 	cfg->max_package_mb = 8192;
 	cfg->source_cache_mb = 20480;
+	cfg->package_cache_mb = 4096;
 	cfg->poll_interval = 60;
 }
 
@@ -82,6 +132,9 @@ void config_release(struct mf_config *cfg)
 	free(cfg->libvirt_uri);
 	free(cfg->listen);
 	free(cfg->token_file);
+	for (size_t i = 0; i < cfg->nrepos; i++)
+		repo_release(&cfg->repos[i]);
+	free(cfg->repos);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -93,6 +146,46 @@ void config_copy(struct mf_config *dst, const struct mf_config *src)
 	dst->libvirt_uri = xstrdup_or_null(src->libvirt_uri);
 	dst->listen = xstrdup_or_null(src->listen);
 	dst->token_file = xstrdup_or_null(src->token_file);
+	dst->repos = src->nrepos ? xcalloc(src->nrepos, sizeof(*dst->repos)) : NULL;
+	for (size_t i = 0; i < src->nrepos; i++)
+		repo_copy(&dst->repos[i], &src->repos[i]);
+}
+
+const char *config_repo_type_name(enum mf_repo_type t)
+{
+	return t == MF_REPO_S3 ? "s3" : "local";
+}
+
+const struct mf_repository *config_repository(const struct mf_config *cfg, const char *id)
+{
+	struct strbuf known = STRBUF_INIT;
+
+	for (size_t i = 0; i < cfg->nrepos; i++)
+		if (!strcmp(cfg->repos[i].id, id))
+			return &cfg->repos[i];
+	for (size_t i = 0; i < cfg->nrepos; i++)
+		strbuf_addf(&known, "%s%s", i ? ", " : "", cfg->repos[i].id);
+	mf_error(MF_E_USAGE, "no repository '%s' in %s (%s%s)", id,
+		 cfg->path ? cfg->path : "the settings",
+		 cfg->nrepos ? "configured: " : "none is configured; add a [repository NAME] section",
+		 strbuf_str(&known));
+	strbuf_release(&known);
+	return NULL;
+}
+
+int config_repository_publishes_tree(const struct mf_repository *r, const char *tree)
+{
+	const char *p = r->publish_trees;
+	size_t n = strlen(tree);
+
+	while (p && *p) {
+		p += strspn(p, " ,");
+		size_t w = strcspn(p, " ,");
+		if (w == n && !strncmp(p, tree, n))
+			return 1;
+		p += w;
+	}
+	return 0;
 }
 
 const char *config_accel_name(enum mf_accel accel)
@@ -241,10 +334,9 @@ static int parse_value(char *v, char **out)
 	return 0;
 }
 
-static int set_key(struct mf_config *cfg, const struct key *k, const char *value,
-		   struct strbuf *why)
+static int set_key(void *base, const struct key *k, const char *value, struct strbuf *why)
 {
-	char *field = (char *)cfg + k->offset;
+	char *field = (char *)base + k->offset;
 
 	switch (k->type) {
 	case KEY_PATH:
@@ -289,6 +381,13 @@ static int set_key(struct mf_config *cfg, const struct key *k, const char *value
 		*(char **)field = xstrdup(value);
 		return 0;
 	}
+	case KEY_REPO_TYPE:
+		if (!strcmp(value, "local") || !strcmp(value, "s3")) {
+			*(enum mf_repo_type *)field = *value == 's' ? MF_REPO_S3 : MF_REPO_LOCAL;
+			return 0;
+		}
+		strbuf_addf(why, "'%s' must be local or s3, not '%s'", k->name, value);
+		return -1;
 	case KEY_ACCEL:
 		if (config_parse_accel(value, (enum mf_accel *)field) < 0) {
 			strbuf_addf(why, "'%s' must be auto, kvm or tcg, not '%s'", k->name, value);
@@ -299,8 +398,135 @@ static int set_key(struct mf_config *cfg, const struct key *k, const char *value
 	return -1;
 }
 
+static int in_list(const char *name, const char *const *list)
+{
+	for (; *list; list++)
+		if (!strcmp(name, *list))
+			return 1;
+	return 0;
+}
+
+/* What a finished [repository ID] section lacks or has too much of;
+ * seen[i] is the line repo_keys[i] was set on (0: not set). */
+static void repo_check(const struct mf_repository *r, const int *seen, const char *name,
+		       struct strbuf *errs)
+{
+	static const char *const needed[] = { "type", "name", "vendor", "summary", "priority",
+					      "architecture", "identifier", NULL };
+	static const char *const s3_needed[] = { "endpoint", "region", "bucket",
+						 "credentials_file", NULL };
+	static const char *const s3_only[] = { "endpoint", "region", "bucket", "prefix",
+					       "credentials_file", NULL };
+	int s3 = r->type == MF_REPO_S3;
+
+	for (size_t i = 0; i < NREPOKEYS; i++) {
+		const char *k = repo_keys[i].name;
+		if (!seen[i] && (in_list(k, needed) || (seen[0] && s3 && in_list(k, s3_needed)) ||
+				 (seen[0] && !s3 && !strcmp(k, "path"))))
+			strbuf_addf(errs, "%s:%d: [repository %s]%s needs '%s'\n", name, r->line,
+				    r->id, !in_list(k, needed) ? (s3 ? " of type s3" :
+								 " of type local") : "", k);
+		if (seen[i] && seen[0] && ((!s3 && in_list(k, s3_only)) ||
+					  (s3 && !strcmp(k, "path"))))
+			strbuf_addf(errs, "%s:%d: '%s' does not apply to a repository of type %s\n",
+				    name, seen[i], k, config_repo_type_name(r->type));
+	}
+	if (r->endpoint && strncmp(r->endpoint, "http://", 7) && strncmp(r->endpoint, "https://", 8))
+		strbuf_addf(errs, "%s:%d: 'endpoint' must be an http:// or https:// URL, not '%s'\n",
+			    name, r->line, r->endpoint);
+	if (r->prefix && (*r->prefix == '/' || r->prefix[strlen(r->prefix) - 1] != '/'))
+		strbuf_addf(errs, "%s:%d: 'prefix' must end with '/' and not start with one, "
+			    "not '%s'\n", name, r->line, r->prefix);
+	if (r->architecture && (!strcmp(r->architecture, "any") ||
+				arch_check("architecture", r->architecture, 0) < 0))
+		strbuf_addf(errs, "%s:%d: [repository %s]: 'architecture' must be a machine "
+			    "architecture (x86_64, x86_gcc2, ...), not '%s'\n", name, r->line, r->id,
+			    r->architecture);
+	if (r->signing_password_file && !r->signing_key)
+		strbuf_addf(errs, "%s:%d: [repository %s] has 'signing_password_file' but no "
+			    "'signing_key'\n", name, r->line, r->id);
+}
+
+static int is_secret_key(const char *key)
+{
+	return strstr(key, "secret") || strstr(key, "password") || strstr(key, "access_key") ||
+	       strstr(key, "token");
+}
+
+/* Starts a [repository ID] section (MF_E_USAGE into errs when it cannot). */
+static int add_repository(struct mf_config *cfg, const char *id, const char *name, int lineno,
+			  struct strbuf *errs, struct mf_repository **out)
+{
+	if (!*id) {
+		strbuf_addf(errs, "%s:%d: [repository] needs a name: [repository NAME]\n", name,
+			    lineno);
+		return -1;
+	}
+	if (name_check_repo(id) < 0) {
+		strbuf_addf(errs, "%s:%d: %s\n", name, lineno, mf_error_msg());
+		return -1;
+	}
+	for (size_t i = 0; i < cfg->nrepos; i++)
+		if (!strcmp(cfg->repos[i].id, id)) {
+			strbuf_addf(errs, "%s:%d: [repository %s] appears twice (first at line %d)\n",
+				    name, lineno, id, cfg->repos[i].line);
+			return -1;
+		}
+	cfg->repos = xrealloc(cfg->repos, (cfg->nrepos + 1) * sizeof(*cfg->repos));
+	*out = &cfg->repos[cfg->nrepos++];
+	memset(*out, 0, sizeof(**out));
+	(*out)->id = xstrdup(id);
+	(*out)->line = lineno;
+	(*out)->priority = -1;
+	return 0;
+}
+
+static void set_repo_key(struct mf_repository *r, int *seen, const char *key, const char *value,
+			 const char *name, int lineno, struct strbuf *errs)
+{
+	size_t i;
+
+	for (i = 0; i < NREPOKEYS; i++)
+		if (!strcmp(repo_keys[i].name, key))
+			break;
+	if (i == NREPOKEYS) {
+		if (is_secret_key(key)) {
+			strbuf_addf(errs, "%s:%d: '%s' looks like a secret: secrets never go in the "
+				    "settings; put them in the file 'credentials_file' names\n",
+				    name, lineno, key);
+			return;
+		}
+		const char *best = NULL;
+		size_t bestd = 3;
+		for (size_t j = 0; j < NREPOKEYS; j++) {
+			size_t d = distance(repo_keys[j].name, key);
+			if (d < bestd)
+				bestd = d, best = repo_keys[j].name;
+		}
+		strbuf_addf(errs, "%s:%d: unknown key '%s' in [repository %s]", name, lineno, key,
+			    r->id);
+		if (best)
+			strbuf_addf(errs, "; did you mean '%s'?", best);
+		strbuf_addch(errs, '\n');
+		return;
+	}
+	if (seen[i]) {
+		strbuf_addf(errs, "%s:%d: '%s' is set twice (first at line %d)\n", name, lineno, key,
+			    seen[i]);
+		return;
+	}
+	seen[i] = lineno;
+	struct strbuf why = STRBUF_INIT;
+	if (set_key(r, &repo_keys[i], value, &why) < 0)
+		strbuf_addf(errs, "%s:%d: %s\n", name, lineno, strbuf_str(&why));
+	strbuf_release(&why);
+}
+
 int config_parse(struct mf_config *cfg, const char *name, const char *text)
 {
+	struct mf_repository *repo = NULL; /* the [repository] section being read */
+	int repo_seen[NREPOKEYS];
+	size_t nrepos_before = cfg->nrepos;
 	struct strbuf errs = STRBUF_INIT;
 	char *copy = xstrdup(text), *line, *save = NULL;
 	char section[64] = "";
@@ -326,9 +552,23 @@ int config_parse(struct mf_config *cfg, const char *name, const char *text)
 			}
 			*end = '\0';
 			char *sec = trim(s + 1);
+			if (repo)
+				repo_check(repo, repo_seen, name, &errs);
+			repo = NULL;
+			if (!strncmp(sec, "repository", 10) &&
+			    (!sec[10] || isspace((unsigned char)sec[10]))) {
+				const char *id = trim(sec + 10);
+				if (add_repository(cfg, id, name, lineno, &errs, &repo) < 0) {
+					snprintf(section, sizeof(section), "?");
+					continue;
+				}
+				memset(repo_seen, 0, sizeof(repo_seen));
+				snprintf(section, sizeof(section), "repository");
+				continue;
+			}
 			if (!known_section(sec)) {
 				strbuf_addf(&errs, "%s:%d: unknown section [%s] (known: [daemon], "
-					    "[limits])\n", name, lineno, sec);
+					    "[limits], [repository NAME])\n", name, lineno, sec);
 				snprintf(section, sizeof(section), "?");
 				continue;
 			}
@@ -354,6 +594,10 @@ int config_parse(struct mf_config *cfg, const char *name, const char *text)
 				    "[daemon] or [limits])\n", name, lineno, key);
 			continue;
 		}
+		if (repo) {
+			set_repo_key(repo, repo_seen, key, value, name, lineno, &errs);
+			continue;
+		}
 		size_t i;
 		for (i = 0; i < NKEYS; i++)
 			if (!strcmp(keys[i].section, section) && !strcmp(keys[i].name, key))
@@ -376,8 +620,13 @@ int config_parse(struct mf_config *cfg, const char *name, const char *text)
 			strbuf_addf(&errs, "%s:%d: %s\n", name, lineno, strbuf_str(&why));
 		strbuf_release(&why);
 	}
+	if (repo)
+		repo_check(repo, repo_seen, name, &errs);
 	free(copy);
 	if (errs.len) {
+		/* Repositories from a file with errors are not half-kept. */
+		while (cfg->nrepos > nrepos_before)
+			repo_release(&cfg->repos[--cfg->nrepos]);
 		errs.buf[--errs.len] = '\0'; /* the last newline */
 		mf_error(MF_E_USAGE, "%s", errs.buf);
 		strbuf_release(&errs);

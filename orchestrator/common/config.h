@@ -14,6 +14,11 @@
  *	build_timeout = 3600
  *	...
  *
+ *	[repository haikuports-x86_64]
+ *	type = local
+ *	path = /srv/repo/x86_64
+ *	...
+ *
  * See configs/mayfly.conf.example and mayfly.conf(5) for every key.
  * Errors name the file and line ("mayfly.conf:3: unknown key 'stat_dir' in
  * [daemon]; did you mean 'state_dir'?"); every error in a file is reported,
@@ -23,11 +28,32 @@
 #ifndef MAYFLY_CONFIG_H
 #define MAYFLY_CONFIG_H
 
+#include <stddef.h>
+
 enum mf_accel { MF_ACCEL_AUTO, MF_ACCEL_KVM, MF_ACCEL_TCG };
 
 #define MF_DEFAULT_CONFIG "/etc/mayfly/mayfly.conf"
 #define MF_DEFAULT_STATE_DIR "/var/lib/mayfly"
 #define MF_DEFAULT_LIBVIRT_URI "qemu:///system"
+
+enum mf_repo_type { MF_REPO_LOCAL, MF_REPO_S3 };
+
+/* A [repository ID] section: where Mayfly publishes, and what the
+ * repository says about itself (its repo.info). No secret is ever here:
+ * S3 keys live in credentials_file. */
+struct mf_repository {
+	char *id;		/* the section's name */
+	int line;		/* where the section starts */
+	enum mf_repo_type type;
+	char *path;		/* local: the directory clients are served from */
+	char *endpoint, *region, *bucket, *prefix, *credentials_file; /* s3 */
+	/* repo.info */
+	char *name, *vendor, *summary, *architecture, *identifier, *baseurl;
+	int priority;
+	char *signing_key;	/* minisign secret key; NULL: not signed */
+	char *signing_password_file; /* its password; NULL: the key has none */
+	char *publish_trees;	/* trees whose update runs publish here on their own */
+};
 
 struct mf_config {
 	char *path; /* the file that was read, or NULL */
@@ -53,7 +79,17 @@ struct mf_config {
 	int max_package_mb;	/* most package bytes one build may harvest */
 	int poll_interval;	/* seconds between fetches of every tree; 0: none */
 	int source_cache_mb;	/* STATE/sources: verified port sources; 0: no limit */
+	int package_cache_mb;	/* STATE/packages: published packages fetched back */
+	/* [repository ID] */
+	struct mf_repository *repos;
+	size_t nrepos;
 };
+
+/* The repository of that id; MF_E_USAGE naming the configured ones. */
+const struct mf_repository *config_repository(const struct mf_config *cfg, const char *id);
+/* 1 if tree's update runs publish to r on their own. */
+int config_repository_publishes_tree(const struct mf_repository *r, const char *tree);
+const char *config_repo_type_name(enum mf_repo_type t);
 
 /* Splits a "HOST:PORT" or "[V6]:PORT" listen address (host into a buffer). */
 int config_parse_listen(const char *s, char *host, unsigned long hostlen, int *port);

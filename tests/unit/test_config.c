@@ -654,6 +654,89 @@ static void test_config_copy(void **state)
 	config_release(&copy);
 }
 
+
+#define REPO_INFO                                                                         \
+	"name = HaikuPorts\nvendor = \"Haiku Project\"\nsummary = \"The HaikuPorts repository\"\n" \
+	"priority = 1\narchitecture = x86_64\n"                                              \
+	"identifier = tag:haikuports.org,2013:repositories/haikuports/master/x86_64\n"
+
+static void test_repositories(void **state)
+{
+	struct mf_config *cfg = *state, copy;
+	const struct mf_repository *r;
+
+	assert_int_equal(config_parse(cfg, "test.conf",
+				      "[repository local-one]\ntype = local\npath = /srv/repo\n" REPO_INFO
+				      "publish_trees = ports, other\n"
+				      "[repository s3]\ntype = s3\nendpoint = http://127.0.0.1:4569\n"
+				      "region = eu-1\nbucket = hpkg\nprefix = master/x86_64/current/\n"
+				      "credentials_file = /etc/mayfly/s3.credentials\n" REPO_INFO
+				      "baseurl = https://example.org/x86_64\n"
+				      "signing_key = /etc/mayfly/minisign.key\n"),
+			 0);
+	assert_int_equal(cfg->nrepos, 2);
+	r = config_repository(cfg, "local-one");
+	assert_non_null(r);
+	assert_int_equal(r->type, MF_REPO_LOCAL);
+	assert_string_equal(r->path, "/srv/repo");
+	assert_string_equal(r->vendor, "Haiku Project");
+	assert_int_equal(r->priority, 1);
+	assert_null(r->baseurl);
+	assert_true(config_repository_publishes_tree(r, "ports"));
+	assert_true(config_repository_publishes_tree(r, "other"));
+	assert_false(config_repository_publishes_tree(r, "port"));
+	r = config_repository(cfg, "s3");
+	assert_int_equal(r->type, MF_REPO_S3);
+	assert_string_equal(r->bucket, "hpkg");
+	assert_string_equal(r->prefix, "master/x86_64/current/");
+	assert_false(config_repository_publishes_tree(r, "ports"));
+	assert_null(config_repository(cfg, "nope"));
+	assert_msg_has("no repository 'nope'");
+	assert_msg_has("configured: local-one, s3");
+
+	config_copy(&copy, cfg);
+	assert_int_equal(copy.nrepos, 2);
+	assert_string_equal(copy.repos[1].endpoint, "http://127.0.0.1:4569");
+	assert_ptr_not_equal(copy.repos[1].endpoint, cfg->repos[1].endpoint);
+	config_release(&copy);
+}
+
+static void test_repository_errors(void **state)
+{
+	struct mf_config *cfg = *state;
+
+	parse_fails(cfg, "[repository a]\ntype = local\npath = /r\n" REPO_INFO "secret_access_key = x\n",
+		    10, "looks like a secret");
+	parse_fails(cfg, "[repository a]\ntype = local\npath = /r\n" REPO_INFO "vendr = x\n", 10,
+		    "did you mean 'vendor'?");
+	parse_fails(cfg, "[repository a]\ntype = ftp\npath = /r\n" REPO_INFO, 2,
+		    "'type' must be local or s3, not 'ftp'");
+	parse_fails(cfg, "[repository a]\ntype = local\n" REPO_INFO, 1,
+		    "[repository a] of type local needs 'path'");
+	parse_fails(cfg, "[repository a]\ntype = local\npath = /r\nbucket = b\n" REPO_INFO, 4,
+		    "'bucket' does not apply to a repository of type local");
+	parse_fails(cfg, "[repository a]\ntype = s3\nendpoint = http://h\nregion = r\n"
+			 "credentials_file = /c\n" REPO_INFO, 1, "of type s3 needs 'bucket'");
+	parse_fails(cfg, "[repository a]\ntype = s3\nendpoint = ftp://h\nregion = r\nbucket = b\n"
+			 "credentials_file = /c\n" REPO_INFO, 1, "'endpoint' must be an http://");
+	parse_fails(cfg, "[repository a]\ntype = local\npath = /r\n" REPO_INFO
+			 "[repository a]\ntype = local\npath = /r\n" REPO_INFO, 10, "appears twice");
+	parse_fails(cfg, "[repository a;b]\n", 1, "a;b");
+	parse_fails(cfg, "[repository]\n", 1, "needs a name");
+	/* Every missing key is named, each on its own line. */
+	assert_int_equal(config_parse(cfg, "test.conf", "[repository a]\ntype = local\npath = /r\n"
+				      "name = x\n"), -1);
+	assert_int_equal(msg_lines(), 5);
+	assert_msg_has("test.conf:1: [repository a] needs 'vendor'");
+	assert_msg_has("test.conf:1: [repository a] needs 'identifier'");
+	assert_int_equal(cfg->nrepos, 0); /* nothing half-kept */
+	parse_fails(cfg, "[repository a]\ntype = local\npath = /r\n"
+			 "name = HaikuPorts\nvendor = v\nsummary = s\npriority = 1\n"
+			 "architecture = any\nidentifier = i\n", 1, "'architecture' must be a machine");
+	parse_fails(cfg, "[repository a]\ntype = local\npath = /r\n" REPO_INFO "priority = 2\n", 10,
+		    "set twice");
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_cfg, teardown_cfg)
 
 int main(void)
@@ -692,6 +775,8 @@ int main(void)
 		T(test_listen_key),
 		T(test_parse_listen),
 		T(test_config_copy),
+		T(test_repositories),
+		T(test_repository_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

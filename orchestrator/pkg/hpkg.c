@@ -258,8 +258,9 @@ struct section {
 struct attr {
 	unsigned id, type, enc;
 	int children;
-	uint64_t u;	/* ints */
-	const char *s;	/* strings (NUL-terminated inside the section) */
+	uint64_t u;	/* ints; raw data: its size */
+	const char *s;	/* strings (NUL-terminated inside the section); raw data inline */
+	uint64_t off;	/* raw data in the heap: its offset */
 };
 
 static int sect_error(struct section *c, const char *fmt, const char *detail)
@@ -357,17 +358,17 @@ static int attr_next(struct section *c, struct attr *a)
 		}
 		return sect_error(c, "an unknown string encoding", NULL);
 	case T_RAW: {
-		uint64_t size, off;
-		if (uleb(c, &size) < 0)
+		if (uleb(c, &a->u) < 0)
 			return -1;
 		if (a->enc == 0) {
-			if (size > c->len - c->pos)
+			if (a->u > c->len - c->pos)
 				return sect_error(c, "raw data runs past the end", NULL);
-			c->pos += (size_t)size;
+			a->s = (const char *)c->p + c->pos;
+			c->pos += (size_t)a->u;
 			return 1;
 		}
 		if (a->enc == 1)
-			return uleb(c, &off) < 0 ? -1 : 1;
+			return uleb(c, &a->off) < 0 ? -1 : 1;
 		return sect_error(c, "an unknown raw data encoding", NULL);
 	}
 	default:
@@ -631,11 +632,78 @@ static int package(struct section *c, int depth, struct hpkg_info *p)
 	return 0;
 }
 
+/* ---- attribute trees ---- */
+
+/* The list of attributes at c's position, as a tree, up to the list's end;
+ * *budget bounds the attributes of the whole section. On error *out holds
+ * what was read (n_kids counts only complete entries), for the caller to free. */
+static int tree_list(struct section *c, int depth, size_t *budget, struct hpkg_attr **out,
+		     size_t *n)
+{
+	struct attr a;
+	size_t alloc = 0;
+	int rc;
+
+	if (depth > MAX_DEPTH)
+		return sect_error(c, "attributes nested too deep", NULL);
+	while ((rc = attr_next(c, &a)) > 0) {
+		if (*budget == 0)
+			return sect_error(c, "more attributes than Mayfly reads in one section",
+					  NULL);
+		(*budget)--;
+		if (*n == alloc) {
+			alloc = alloc ? 2 * alloc : 8;
+			*out = xrealloc(*out, alloc * sizeof(**out));
+		}
+		struct hpkg_attr *t = &(*out)[(*n)++];
+		memset(t, 0, sizeof(*t));
+		t->id = a.id;
+		t->type = a.type;
+		t->u = a.u;
+		if (a.type == T_STRING) {
+			t->s = xstrdup(a.s);
+		} else if (a.type == T_RAW && a.enc == 1) {
+			t->raw_heap = 1;
+			t->raw_len = (size_t)a.u;
+			t->u = a.off;
+		} else if (a.type == T_RAW) {
+			t->raw_len = (size_t)a.u;
+			t->s = xmalloc(t->raw_len + 1);
+			memcpy(t->s, a.s, t->raw_len);
+			t->s[t->raw_len] = '\0';
+			t->u = 0;
+		}
+		if (a.children && tree_list(c, depth + 1, budget, &t->kids, &t->n_kids) < 0)
+			return -1;
+	}
+	return rc;
+}
+
+void hpkg_attrs_free(struct hpkg_attr *a, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(a[i].s);
+		hpkg_attrs_free(a[i].kids, a[i].n_kids);
+	}
+	free(a);
+}
+
+void hpkg_tree_release(struct hpkg_tree *t)
+{
+	hpkg_attrs_free(t->attrs, t->n_attrs);
+	for (size_t i = 0; i < t->n_strings; i++)
+		free(t->strings[i]);
+	free(t->strings);
+	free(t->repo_info);
+	memset(t, 0, sizeof(*t));
+}
+
 /* ---- files ---- */
 
+/* A section as infos (f) or as a tree (t, set when f is NULL). */
 static int parse_section(struct heap *h, struct src *s, const char *what, uint64_t off,
 			 uint64_t len, uint64_t slen, uint64_t scount, int repo,
-			 struct hpkg_file *f)
+			 struct hpkg_file *f, struct hpkg_tree *t)
 {
 	struct section c = { .file = s->name, .what = what };
 	unsigned char *buf;
@@ -647,6 +715,17 @@ static int parse_section(struct heap *h, struct src *s, const char *what, uint64
 	c.len = (size_t)len;
 	if (sect_strings(&c, slen, scount) < 0)
 		goto out;
+	if (!f) {
+		size_t budget = HPKG_MAX_ATTRS;
+		t->strings = xcalloc(c.nstrings ? c.nstrings : 1, sizeof(*t->strings));
+		for (; t->n_strings < c.nstrings; t->n_strings++)
+			t->strings[t->n_strings] = xstrdup((const char *)c.p +
+							   c.strings[t->n_strings]);
+		rc = tree_list(&c, 0, &budget, &t->attrs, &t->n_attrs);
+		if (rc == 0 && c.pos != c.len)
+			rc = sect_error(&c, "data after the end of the attributes", NULL);
+		goto out;
+	}
 	if (!repo) {
 		f->pkgs = xcalloc(1, sizeof(*f->pkgs));
 		f->n_pkgs = 1;
@@ -684,13 +763,17 @@ out:
 	return rc;
 }
 
-static int read_src(struct src *s, struct hpkg_file *f)
+/* Reads the file as infos (f) or, when f is NULL, as a tree (t). */
+static int read_src(struct src *s, struct hpkg_file *f, struct hpkg_tree *t)
 {
 	unsigned char hd[80];
 	struct heap h = { .src = s };
 	int repo, rc = -1;
 
-	memset(f, 0, sizeof(*f));
+	if (f)
+		memset(f, 0, sizeof(*f));
+	else
+		memset(t, 0, sizeof(*t));
 	if (s->size < 72)
 		return mf_error(MF_E_USAGE, "%s: too short for a Haiku package (%" PRIu64
 			       " bytes)", s->name, s->size);
@@ -723,8 +806,12 @@ static int read_src(struct src *s, struct hpkg_file *f)
 	if (h.csize > s->size - hsize)
 		return mf_error(MF_E_USAGE, "%s: a heap of %" PRIu64 " bytes in a file of %"
 			       PRIu64, s->name, h.csize, s->size);
-	f->kind = repo ? HPKG_REPOSITORY : HPKG_PACKAGE;
-	f->heap_size = h.usize;
+	if (f) {
+		f->kind = repo ? HPKG_REPOSITORY : HPKG_PACKAGE;
+		f->heap_size = h.usize;
+	} else {
+		t->kind = repo ? HPKG_REPOSITORY : HPKG_PACKAGE;
+	}
 	if (heap_open(&h) < 0)
 		goto out;
 	if (!repo) {
@@ -737,7 +824,7 @@ static int read_src(struct src *s, struct hpkg_file *f)
 			goto out;
 		}
 		rc = parse_section(&h, s, "package attributes", h.usize - alen, alen, slen,
-				   scount, 0, f);
+				   scount, 0, f, t);
 	} else {
 		uint64_t ilen = be32(hd + 40);
 		uint64_t plen = be64(hd + 48), slen = be64(hd + 56), scount = be64(hd + 64);
@@ -747,18 +834,23 @@ static int read_src(struct src *s, struct hpkg_file *f)
 				 ilen, plen, h.usize);
 			goto out;
 		}
-		if (heap_range(&h, 0, ilen, "repository info", &f->repo_info) < 0)
+		if (heap_range(&h, 0, ilen, "repository info", f ? &f->repo_info : &t->repo_info) < 0)
 			goto out;
-		f->repo_info_len = (size_t)ilen;
-		rc = parse_section(&h, s, "packages", h.usize - plen, plen, slen, scount, 1, f);
+		*(f ? &f->repo_info_len : &t->repo_info_len) = (size_t)ilen;
+		rc = parse_section(&h, s, "packages", h.usize - plen, plen, slen, scount, 1, f,
+				   t);
 	}
 out:
-	f->heap_read = h.read;
+	if (f)
+		f->heap_read = h.read;
 	heap_close(&h);
 	if (rc < 0) {
 		struct mf_error_saved e;
 		mf_error_save(&e);
-		hpkg_file_release(f);
+		if (f)
+			hpkg_file_release(f);
+		else
+			hpkg_tree_release(t);
 		mf_error_restore(&e);
 	}
 	return rc;
@@ -767,22 +859,32 @@ out:
 int hpkg_read_buffer(const void *data, size_t len, const char *name, struct hpkg_file *out)
 {
 	struct src s = { .name = name, .fd = -1, .mem = data, .size = len };
-	return read_src(&s, out);
+	return read_src(&s, out, NULL);
+}
+
+int hpkg_read_tree_buffer(const void *data, size_t len, const char *name, struct hpkg_tree *out)
+{
+	struct src s = { .name = name, .fd = -1, .mem = data, .size = len };
+	return read_src(&s, NULL, out);
 }
 
 int hpkg_read_with(int (*read_at)(void *ctx, uint64_t off, void *buf, size_t len), void *ctx,
 		   uint64_t size, const char *name, struct hpkg_file *out)
 {
 	struct src s = { .name = name, .fd = -1, .read_at = read_at, .ctx = ctx, .size = size };
-	return read_src(&s, out);
+	return read_src(&s, out, NULL);
 }
 
-int hpkg_read_file(const char *path, struct hpkg_file *out)
+/* A file as infos (f) or as a tree (t, when f is NULL). */
+static int read_path(const char *path, struct hpkg_file *f, struct hpkg_tree *t)
 {
 	struct stat st;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	memset(out, 0, sizeof(*out));
+	if (f)
+		memset(f, 0, sizeof(*f));
+	else
+		memset(t, 0, sizeof(*t));
 	if (fd < 0)
 		return mf_error_errno(MF_E_USAGE, "cannot open '%s'", path);
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -790,9 +892,19 @@ int hpkg_read_file(const char *path, struct hpkg_file *out)
 		return mf_error(MF_E_USAGE, "'%s' is not a regular file", path);
 	}
 	struct src s = { .name = path, .fd = fd, .size = (uint64_t)st.st_size };
-	int rc = read_src(&s, out);
+	int rc = read_src(&s, f, t);
 	close(fd);
 	return rc;
+}
+
+int hpkg_read_file(const char *path, struct hpkg_file *out)
+{
+	return read_path(path, out, NULL);
+}
+
+int hpkg_read_tree_file(const char *path, struct hpkg_tree *out)
+{
+	return read_path(path, NULL, out);
 }
 
 void hpkg_info_release(struct hpkg_info *p)

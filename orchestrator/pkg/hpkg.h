@@ -89,6 +89,62 @@ int hpkg_read_with(int (*read_at)(void *ctx, uint64_t off, void *buf, size_t len
 void hpkg_file_release(struct hpkg_file *f);
 void hpkg_info_release(struct hpkg_info *p);
 
+/*
+ * The attributes of a package as a tree, every one the file holds, known to
+ * Mayfly or not (licenses, copyrights, urls, scripts, users, groups,
+ * settings files, flags, ...): what a repository writer needs to carry a
+ * package into a repository unchanged (hpkr.h). Ids are PackageAttributes.h's
+ * (HPKG_ATTR_* below); string-table references are resolved to strings.
+ * Strings are the file's bytes, not checked or scrubbed: do not print them
+ * as they are.
+ */
+enum { HPKG_TYPE_INT = 1, HPKG_TYPE_UINT = 2, HPKG_TYPE_STRING = 3, HPKG_TYPE_RAW = 4 };
+
+enum {
+	HPKG_ATTR_NAME = 15,
+	HPKG_ATTR_VENDOR = 18,
+	HPKG_ATTR_ARCH = 21,
+	HPKG_ATTR_CHECKSUM = 35,
+	HPKG_ATTR_INSTALL_PATH = 40,
+	HPKG_ATTR_PACKAGE = 54, /* a repository's per-package entry */
+};
+
+#define HPKG_MAX_ATTRS (1u << 22) /* attributes in one section, for trees */
+
+struct hpkg_attr {
+	unsigned id;	/* 0..127 */
+	unsigned type;	/* HPKG_TYPE_* */
+	uint64_t u;	/* INT (two's complement) and UINT values; RAW in the heap: offset */
+	char *s;	/* STRING: the string; RAW inline: raw_len bytes (+ a NUL); else NULL */
+	size_t raw_len; /* RAW: the data's size */
+	int raw_heap;	/* RAW: the data is in the file's heap at offset u, not inline */
+	struct hpkg_attr *kids;
+	size_t n_kids;
+};
+
+struct hpkg_tree {
+	enum hpkg_kind kind;
+	/* .hpkg: the package's attributes; .hpkr: the packages section's list,
+	 * one HPKG_ATTR_PACKAGE entry (the name) per package, its attributes
+	 * as kids. */
+	struct hpkg_attr *attrs;
+	size_t n_attrs;
+	/* The section's string table, in the file's order. */
+	char **strings;
+	size_t n_strings;
+	/* .hpkr: the repository info section, raw (hpkr.h decodes it). */
+	unsigned char *repo_info;
+	size_t repo_info_len;
+};
+
+/* Reads the attribute tree of a .hpkg (its package attributes section,
+ * decompressing only the chunks that hold it) or of a .hpkr. */
+int hpkg_read_tree_file(const char *path, struct hpkg_tree *out);
+int hpkg_read_tree_buffer(const void *data, size_t len, const char *name, struct hpkg_tree *out);
+void hpkg_tree_release(struct hpkg_tree *t);
+/* Frees n attributes, their kids, and the array. */
+void hpkg_attrs_free(struct hpkg_attr *a, size_t n);
+
 /* "x86_64" for 4, NULL for a number Haiku does not define. */
 const char *hpkg_arch_name(uint64_t arch);
 /* "<", "<=", "==", "!=", ">=", ">"; "" for HPKG_OP_NONE. */

@@ -16,13 +16,17 @@ PKGS_BUILD="gcc make cmake pkg-config libvirt-dev libssh-dev libjansson-dev libg
  libsqlite3-dev libssl-dev libcmocka-dev libmicrohttpd-dev libcurl4-openssl-dev
  clang libclang-rt-14-dev libgit2-dev libarchive-dev zlib1g-dev libzstd-dev"
 PKGS_RUN="libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
- qemu-utils tini sqlite3 jq curl iproute2 procps python3 git bubblewrap"
+ qemu-utils tini sqlite3 jq curl iproute2 procps python3 git bubblewrap
+ nodejs npm python3-botocore minisign"
 PKGS_GUEST="linux-image-amd64 busybox-static openssh-server openssh-sftp-server syslinux
  syslinux-common mtools dosfstools fdisk e2fsprogs cpio"
 
 install_deps() {
 	missing=
 	for p in $PKGS_BUILD $PKGS_RUN $PKGS_GUEST; do
+		# A Node.js from elsewhere (nodesource) carries its own npm and
+		# conflicts with Debian's: what works is enough.
+		case $p in nodejs | npm) command -v "${p%js}" >/dev/null 2>&1 && continue ;; esac
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
 			missing="$missing $p"
 	done
@@ -64,6 +68,19 @@ build_variant() {
 		cmake --build "$build-$name" $targets 2>&1 | tail -30
 		die "build ($name) failed"
 	}
+}
+
+# s3rver, the S3 server test_s3 runs against (found there by the tests);
+# the exact version they were written against.
+S3RVER_VERSION=3.7.1
+install_s3rver() {
+	if [ -x "$build/s3rver/node_modules/.bin/s3rver" ]; then
+		say "s3rver: already installed"
+		return 0
+	fi
+	say "installing s3rver $S3RVER_VERSION in $build/s3rver"
+	npm install --prefix "$build/s3rver" --no-audit --no-fund "s3rver@$S3RVER_VERSION" >/dev/null ||
+		die "npm install s3rver failed"
 }
 
 make_guest() {

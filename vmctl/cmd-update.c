@@ -20,6 +20,7 @@
 #include "store/builds.h"
 #include "store/images.h"
 #include "store/state.h"
+#include "publish/publish.h"
 #include "vmctl/vmctl.h"
 
 static const char help[] =
@@ -167,6 +168,13 @@ int cmd_update(const struct vmctl_cmd *cmd, int argc, char **argv)
 			    update_record(env->state->db, uo.tree, p->port, plan.to, 0, 0,
 					  p->reason) < 0)
 				status = vmctl_fail();
+		}
+		/* Published to the repositories that take this tree's updates. */
+		if (run && run->end > 0 && status != 130 &&
+		    publish_auto(env->state, &env->cfg, run->id) < 0) {
+			mf_error_wrap("build run %lld built, but publishing it stopped (run "
+				      "'vmctl publish --resume')", (long long)run->id);
+			status = vmctl_fail();
 		}
 		buildrun_free(run);
 		if (uu.status && status == 0)

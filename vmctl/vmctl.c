@@ -67,6 +67,10 @@ static const struct vmctl_cmd commands[] = {
 	{ "repo import", "NAME --hpkr FILE --packages DIR|URL",
 	  "index an existing repository's packages, for builds that need them", cmd_repo_import },
 	{ "repo list", "", "list the imported repositories", cmd_repo_list },
+	{ "repo show", "REPOSITORY", "show a configured repository: its packages and publishes",
+	  cmd_repo_show },
+	{ "publish", "RUN|--buildrun last|--package FILE... REPOSITORY | --resume",
+	  "publish a build run's packages to a repository (a directory or S3)", cmd_publish },
 	{ "repo rm", "NAME", "remove an imported repository from the package index", cmd_repo_rm },
 	{ "pkg info", "FILE... [--json]",
 	  "show what Haiku package (.hpkg) and repository (.hpkr) files hold", cmd_pkg_info },
@@ -321,7 +325,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "vmctl: 'tree' needs a subcommand: add, list, show, sync, set "
 				"or rm\n");
 		else if (!strcmp(argv[0], "repo"))
-			fprintf(stderr, "vmctl: 'repo' needs a subcommand: import, list or rm\n");
+			fprintf(stderr, "vmctl: 'repo' needs a subcommand: import, list, show or rm\n");
 		else if (!strcmp(argv[0], "pkg"))
 			fprintf(stderr, "vmctl: 'pkg' needs a subcommand: info\n");
 		else if (!strcmp(argv[0], "buildrun"))

@@ -123,6 +123,8 @@ struct vmctl_run_args {
  * planned or started (the error is set). out (may be NULL) gets the run.
  */
 int vmctl_run_ports(struct vmctl_env *env, const struct vmctl_run_args *a, struct buildrun **out);
+int cmd_publish(const struct vmctl_cmd *cmd, int argc, char **argv);
+int cmd_repo_show(const struct vmctl_cmd *cmd, int argc, char **argv);
 int cmd_buildrun_list(const struct vmctl_cmd *cmd, int argc, char **argv);
 int cmd_buildrun_show(const struct vmctl_cmd *cmd, int argc, char **argv);
 int cmd_status(const struct vmctl_cmd *cmd, int argc, char **argv);

@@ -26,6 +26,7 @@
 #include "ports/resolve.h"
 #include "ports/sources.h"
 #include "ports/tree.h"
+#include "publish/publish.h"
 #include "store/db.h"
 #include "store/images.h"
 #include "store/pkgindex.h"
@@ -285,6 +286,23 @@ static int resolve_packages(struct build *b)
 				free(f.name);
 				free(f.uri);
 			}
+			if (rc < 0) {
+				pkg_entry_free(&e);
+				goto out;
+			}
+		} else if (!strncmp(e.location, "repository:", 11)) {
+			/* Published to S3: fetched back through the package cache. */
+			const char *slash = strchr(e.location + 11, '/');
+			char *repo = slash ? xstrndup(e.location + 11,
+						       (size_t)(slash - e.location - 11)) : NULL;
+			int rc = repo ? publish_cache_get(b->st, b->env->cfg, repo, slash + 1,
+							  e.sha256, &g->host_path) :
+					mf_error(MF_E_INFRA, "package %s: bad location '%s'",
+						 e.file_name, e.location);
+			if (rc == 0)
+				buildlog_event(b->log, "package %s: from repository %s (cached)",
+					       e.file_name, repo);
+			free(repo);
 			if (rc < 0) {
 				pkg_entry_free(&e);
 				goto out;
@@ -737,6 +755,7 @@ void build_env_init(struct build_env *env, const struct mf_config *cfg, struct m
 	env->max_log_bytes = (uint64_t)cfg->max_log_mb << 20;
 	env->max_package_bytes = (uint64_t)cfg->max_package_mb << 20;
 	env->max_source_cache_bytes = (uint64_t)cfg->source_cache_mb << 20;
+	env->cfg = cfg;
 }
 
 static void build_release(struct build *b)

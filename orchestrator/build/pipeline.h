@@ -31,6 +31,7 @@ struct build_env {
 	uint64_t max_log_bytes;	/* of one build's log; 0: no limit */
 	uint64_t max_package_bytes; /* harvested by one build; 0: no limit */
 	uint64_t max_source_cache_bytes; /* STATE/sources; 0: no limit */
+	const struct mf_config *cfg;	/* repositories (packages fetched back from S3) */
 };
 
 /* The environment of builds on host h with settings cfg. */

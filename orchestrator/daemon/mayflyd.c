@@ -22,6 +22,7 @@
 #include "buildrun/buildrun.h"
 #include "daemon/api.h"
 #include "daemon/poller.h"
+#include "daemon/publisher.h"
 #include "daemon/scheduler.h"
 #include "machine/host.h"
 #include "machine/reconcile.h"
@@ -155,6 +156,7 @@ int main(int argc, char **argv)
 	struct mf_config cfg;
 	struct scheduler *sched = NULL;
 	struct poller *poller = NULL;
+	struct publisher *publisher = NULL;
 	struct api *api = NULL;
 	const char *config_path = NULL;
 	int c, check = 0, verbose = 0, drain = 0, lockfd = -1, port, sig, status = 0;
@@ -203,7 +205,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	fit_fd_limit(&cfg);
-	if (api_start(&api, &cfg, sched, &port) < 0 || poller_start(&poller, &cfg, sched) < 0) {
+	if (api_start(&api, &cfg, sched, &port) < 0 || poller_start(&poller, &cfg, sched) < 0 ||
+	    publisher_start(&publisher, &cfg) < 0) {
 		log_warnx("%s", mf_error_msg());
 		status = mf_error_exit_code(mf_error_class());
 		goto out;
@@ -225,6 +228,8 @@ int main(int argc, char **argv)
 	api_stop_accepting(api);
 	poller_stop(poller);
 	poller = NULL;
+	publisher_stop(publisher);
+	publisher = NULL;
 	if (drain) {
 		scheduler_drain(sched);
 		/* The API still answers (503 to new builds) while builds finish. */
@@ -244,6 +249,7 @@ int main(int argc, char **argv)
 	log_info("stopped");
 out:
 	poller_stop(poller);
+	publisher_stop(publisher);
 	api_stop(api);
 	if (sched)
 		scheduler_stop(sched, 0);

@@ -60,6 +60,7 @@ struct s3 {
 	const atomic_int *cancel;
 	unsigned int seed;
 	struct s3_stats stats;
+	long last_status;	/* of the last request that failed; 0: no HTTP answer */
 };
 
 /* One request and its answer, across its attempts. */
@@ -478,10 +479,14 @@ static int request(struct s3 *s, struct req *r)
 		} else if (r->status == 404 && r->ok404) {
 			return 0;
 		} else {
-			retry = r->status >= 500 || r->status == 429;
+			/* 501 and 505: what this store does not do, now or later. */
+			retry = (r->status >= 500 && r->status != 501 && r->status != 505) ||
+				r->status == 429;
 		}
-		if (!retry || attempt >= s->max_attempts)
+		if (!retry || attempt >= s->max_attempts) {
+			s->last_status = rc == CURLE_OK ? r->status : 0;
 			return request_error(s, r, rc, attempt);
+		}
 		log_debug("S3 %s: attempt %d failed (%s %ld), retrying", r->what, attempt,
 			  rc == CURLE_OK ? "HTTP" : curl_easy_strerror(rc), r->status);
 		s->stats.retries++;
@@ -491,6 +496,11 @@ static int request(struct s3 *s, struct req *r)
 }
 
 /* ---- the API ---- */
+
+long s3_last_status(const struct s3 *s)
+{
+	return s->last_status;
+}
 
 int s3_open(struct s3 **out, const struct s3_config *cfg)
 {

@@ -95,6 +95,8 @@ struct s3_upload {
 /* The multipart uploads in progress under the prefix (ListMultipartUploads). */
 int s3_list_uploads(struct s3 *s, struct s3_upload **out, size_t *n);
 void s3_uploads_free(struct s3_upload *v, size_t n);
+/* The HTTP status of the last request that failed (0: none came). */
+long s3_last_status(const struct s3 *s);
 /* Aborts one multipart upload (key relative to the prefix). */
 int s3_abort_upload(struct s3 *s, const char *key, const char *upload_id);
 

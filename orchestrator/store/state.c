@@ -195,6 +195,43 @@ static const char *const migrations[] = {
 	"ALTER TABLE buildruns ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE buildruns ADD COLUMN timeout INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE buildruns ADD COLUMN requested_by TEXT;",
+	/* 7: publishing (store/publishes.h) */
+	"CREATE TABLE publishes ("
+	" id INTEGER PRIMARY KEY,"
+	" repository TEXT NOT NULL,"
+	" buildrun INTEGER,"
+	" state TEXT NOT NULL,"
+	" error TEXT,"
+	" requested_by TEXT,"
+	" created INTEGER NOT NULL,"
+	" finished INTEGER,"
+	" repo_sha256 TEXT);"
+	"CREATE TABLE publish_items ("
+	" publish INTEGER NOT NULL REFERENCES publishes(id) ON DELETE CASCADE,"
+	" action TEXT NOT NULL,"
+	" file_name TEXT NOT NULL,"
+	" name TEXT NOT NULL,"
+	" version TEXT NOT NULL,"
+	" arch TEXT NOT NULL,"
+	" path TEXT,"
+	" sha256 TEXT NOT NULL,"
+	" size INTEGER NOT NULL,"
+	" done INTEGER NOT NULL DEFAULT 0,"
+	" PRIMARY KEY (publish, action, file_name));"
+	"CREATE TABLE published ("
+	" repository TEXT NOT NULL,"
+	" file_name TEXT NOT NULL,"
+	" name TEXT NOT NULL,"
+	" version TEXT NOT NULL,"
+	" arch TEXT NOT NULL,"
+	" sha256 TEXT NOT NULL,"
+	" size INTEGER NOT NULL,"
+	" live INTEGER NOT NULL,"
+	" publish INTEGER NOT NULL,"
+	" PRIMARY KEY (repository, file_name));"
+	/* Update runs are published on their own once (runs from before: never). */
+	"ALTER TABLE buildruns ADD COLUMN published INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE buildruns SET published = 1;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -30,6 +30,8 @@
 #include "common/util.h"
 #include "net/s3.h"
 
+#include "s3rver_fixture.h"
+
 #define BUCKET "mayfly"
 #define REGION "eu-central-1"
 #define MIB (1024 * 1024)
@@ -42,30 +44,12 @@ struct fx {
 	pid_t faults;
 	int faults_port;
 	char *faults_log;
-	pid_t s3rver;		/* 0: not there */
-	int s3rver_port;
-	char *s3rver_dir;
-	char *s3rver_why;	/* why not */
+	struct s3rver s3rver;
 };
 
 static const char *python(void)
 {
 	return access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
-}
-
-/* Waits for a file to hold text that contains needle; returns it (caller frees) or NULL. */
-static char *wait_for(const char *path, const char *needle, int seconds)
-{
-	for (int i = 0; i < seconds * 20; i++) {
-		char *text = NULL;
-		if (mf_read_file(path, 1 << 16, &text, NULL) == 0) {
-			if (strstr(text, needle))
-				return text;
-			free(text);
-		}
-		usleep(50000);
-	}
-	return NULL;
 }
 
 static void start_faults(struct fx *f)
@@ -79,54 +63,11 @@ static void start_faults(struct fx *f)
 		execl(python(), python(), script, portfile, f->faults_log, (char *)NULL);
 		_exit(127);
 	}
-	char *text = wait_for(portfile, "", 10);
+	char *text = test_wait_for(portfile, "", 10);
 	f->faults_port = text ? atoi(text) : 0;
 	free(text);
 	free(portfile);
 	free(script);
-}
-
-static void start_s3rver(struct fx *f)
-{
-	const char *bin = getenv("MAYFLY_S3RVER");
-	char *out = xasprintf("%s/s3rver.out", f->dir);
-
-	if (!bin || !*bin)
-		bin = MAYFLY_S3RVER_DEFAULT;
-	if (access(bin, X_OK) < 0) {
-		f->s3rver_why = xasprintf("s3rver not found at %s: set MAYFLY_S3RVER to its bin "
-					  "script, or run install_s3rver (scripts/common.sh)", bin);
-		free(out);
-		return;
-	}
-	f->s3rver_dir = xasprintf("%s/s3rver", f->dir);
-	mf_mkdir_p(f->s3rver_dir, 0700);
-	f->s3rver = fork();
-	if (f->s3rver == 0) {
-		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		/* Its continuation tokens are DES-encrypted: legacy in OpenSSL 3 (Node >= 17). */
-		setenv("NODE_OPTIONS", "--openssl-legacy-provider", 1);
-		execl(bin, bin, "-d", f->s3rver_dir, "-a", "127.0.0.1", "-p", "0", "-s",
-		      "--configure-bucket", BUCKET, (char *)NULL);
-		_exit(127);
-	}
-	/* "S3rver listening on 127.0.0.1:PORT" */
-	char *text = wait_for(out, "listening on 127.0.0.1:", 30);
-	if (text) {
-		f->s3rver_port = atoi(strstr(text, "127.0.0.1:") + 10);
-		free(text);
-	} else {
-		char *log = NULL;
-		mf_read_file(out, 4096, &log, NULL);
-		f->s3rver_why = xasprintf("s3rver %s did not start: %s", bin, log ? log : "");
-		free(log);
-		kill(f->s3rver, SIGTERM);
-		waitpid(f->s3rver, NULL, 0);
-		f->s3rver = 0;
-	}
-	free(out);
 }
 
 static int group_setup(void **state)
@@ -138,11 +79,11 @@ static int group_setup(void **state)
 		return -1;
 	f->dir = xstrdup(tmpl);
 	start_faults(f);
-	start_s3rver(f);
+	s3rver_start(&f->s3rver, f->dir, BUCKET);
 	if (!f->faults_port)
 		return -1;
-	if (f->s3rver_why)
-		fprintf(stderr, "test_s3: %s; its tests are skipped\n", f->s3rver_why);
+	if (f->s3rver.why)
+		fprintf(stderr, "test_s3: %s; its tests are skipped\n", f->s3rver.why);
 	*state = f;
 	return 0;
 }
@@ -153,15 +94,10 @@ static int group_teardown(void **state)
 
 	kill(f->faults, SIGTERM);
 	waitpid(f->faults, NULL, 0);
-	if (f->s3rver > 0) {
-		kill(f->s3rver, SIGTERM);
-		waitpid(f->s3rver, NULL, 0);
-	}
+	s3rver_stop(&f->s3rver);
 	mf_rm_rf(f->dir);
 	free(f->dir);
 	free(f->faults_log);
-	free(f->s3rver_dir);
-	free(f->s3rver_why);
 	free(f);
 	return 0;
 }
@@ -193,14 +129,14 @@ static struct s3 *s3rver_client(void **state, const struct opts *o)
 {
 	struct fx *f = *state;
 
-	if (!f->s3rver) {
+	if (!f->s3rver.pid) {
 		/* The whole suite (scripts/test.sh) installs s3rver: there it must run. */
 		if (getenv("MAYFLY_TEST_REQUIRE_ALL"))
-			fail_msg("%s (MAYFLY_TEST_REQUIRE_ALL is set)", f->s3rver_why);
-		print_message("skipped: %s\n", f->s3rver_why);
+			fail_msg("%s (MAYFLY_TEST_REQUIRE_ALL is set)", f->s3rver.why);
+		print_message("skipped: %s\n", f->s3rver.why);
 		return NULL;
 	}
-	return client(f->s3rver_port, "S3RVER", "S3RVER", o);
+	return client(f->s3rver.port, "S3RVER", "S3RVER", o);
 }
 
 static struct s3 *faults_client(void **state, const struct opts *o)
@@ -342,7 +278,7 @@ static void test_roundtrip(void **state)
 	assert_int_equal(s3_get_file(s, "packages/missing.hpkg", back, NULL), -1);
 	assert_int_equal(mf_error_class(), MF_E_INFRA);
 	char *want = xasprintf("S3 GET haikuports/master/x86_64/current/packages/missing.hpkg at "
-			       "http://127.0.0.1:%d: 404 NoSuchKey: ", f->s3rver_port);
+			       "http://127.0.0.1:%d: 404 NoSuchKey: ", f->s3rver.port);
 	if (strncmp(mf_error_msg(), want, strlen(want)))
 		fail_msg("message: %s\nwanted:  %s...", mf_error_msg(), want);
 	free(want);
@@ -386,7 +322,7 @@ static void test_roundtrip(void **state)
 /* Is the directory where s3rver keeps unfinished multipart uploads empty (or absent)? */
 static int s3rver_uploads_left(struct fx *f)
 {
-	char *path = xasprintf("%s/" BUCKET "/._S3rver_uploads", f->s3rver_dir);
+	char *path = xasprintf("%s/" BUCKET "/._S3rver_uploads", f->s3rver.dir);
 	DIR *d = opendir(path);
 	struct dirent *e;
 	int n = 0;

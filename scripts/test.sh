@@ -6,7 +6,7 @@
 #  1. unit tests (cmocka) and the layering check
 #  2. integration tests: the real vmctl and mayflyd against real libvirtd +
 #     QEMU (TCG) and the test guest
-#  3. the unit tests, the daemon API and the build run integration tests again, built with
+#  3. the unit tests, the daemon API, build run and publish integration tests again, built with
 #     AddressSanitizer + UBSan, then with ThreadSanitizer: any report fails
 #  4. each fuzzer (libFuzzer) for a short time from its seeds
 #
@@ -42,8 +42,8 @@ sanitized_run() {
 	(cd "$dir" && ctest --output-on-failure) || die "unit tests under $name failed"
 	say "daemon API and build run integration tests under $name"
 	MAYFLY_VMCTL=$dir/vmctl MAYFLY_TESTGUEST=$guest \
-		sh "$top/tests/integration/run.sh" t0500-daemon-api.sh t0610-buildrun.sh ||
-		die "the daemon API or build run test under $name failed"
+		sh "$top/tests/integration/run.sh" t0500-daemon-api.sh t0610-buildrun.sh \
+		t0700-publish.sh || die "the daemon API, build run or publish test under $name failed"
 	if ls "$logs"/* >/dev/null 2>&1; then
 		head -60 "$logs"/*
 		die "$name reported errors (above; all in $logs)"

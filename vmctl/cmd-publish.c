@@ -18,19 +18,21 @@
 
 int cmd_publish(const struct vmctl_cmd *cmd, int argc, char **argv)
 {
-	enum { O_BUILDRUN = 256, O_PACKAGE, O_RESUME };
+	enum { O_BUILDRUN = 256, O_PACKAGE, O_RESUME, O_ABANDON };
 	static const struct option opts[] = {
 		{ "buildrun", required_argument, NULL, O_BUILDRUN },
 		{ "package", required_argument, NULL, O_PACKAGE },
 		{ "resume", no_argument, NULL, O_RESUME },
+		{ "abandon", required_argument, NULL, O_ABANDON },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char help[] =
 		"  --buildrun ID|last   the build run whose packages are published\n"
 		"  --package FILE       publish this .hpkg file (repeatable), instead of a run\n"
-		"  --resume             only finish publishes that were interrupted\n";
-	const char *run = NULL;
+		"  --resume             only finish publishes that were interrupted\n"
+		"  --abandon ID         give up publish ID, if it never got past its packages\n";
+	const char *run = NULL, *abandon = NULL;
 	char **files = NULL;
 	size_t nfiles = 0;
 	int c, resume = 0, status = 0;
@@ -46,21 +48,39 @@ int cmd_publish(const struct vmctl_cmd *cmd, int argc, char **argv)
 			files[nfiles++] = optarg;
 			break;
 		case O_RESUME: resume = 1; break;
+		case O_ABANDON: abandon = optarg; break;
 		case 'h': free(files); return vmctl_help(cmd, help);
 		default: free(files); return vmctl_usage(cmd, "unknown option");
 		}
 	}
 	if (!resume && !run && !nfiles && optind + 2 == argc)
 		run = argv[optind++];
-	if (resume ? optind != argc : optind + 1 != argc) {
+	if (abandon) {
+		long long aid;
 		free(files);
-		return vmctl_usage(cmd, resume ? "--resume takes no repository" :
-						 "expected a build run and one repository");
+		if (optind != argc || run || nfiles || resume)
+			return vmctl_usage(cmd, "--abandon takes nothing else");
+		if (vmctl_parse_id(cmd, abandon, &aid) < 0)
+			return 2;
+		if (vmctl_open(&env) < 0 || publish_abandon(env->state, &env->cfg, aid) < 0)
+			status = vmctl_fail();
+		else
+			printf("publish %lld abandoned: later publishes go on without it\n", aid);
+		vmctl_close(env);
+		return status;
 	}
-	if (!resume && !!run == !!nfiles) {
+	if (resume ? optind != argc || run || nfiles : optind + 1 != argc) {
+		free(files);
+		return vmctl_usage(cmd, resume ? "--resume takes nothing else" :
+						 "expected a build run (or --package FILE) and one "
+						 "repository");
+	}
+	if (!resume && run && nfiles) {
 		free(files);
 		return vmctl_usage(cmd, "give a build run or --package files, not both");
 	}
+	if (!resume && !run && !nfiles)
+		return vmctl_usage(cmd, "expected a build run (or --package FILE) and one repository");
 	if (run && strcmp(run, "last") && vmctl_parse_id(cmd, run, &rid) < 0) {
 		free(files);
 		return 2;
@@ -69,13 +89,11 @@ int cmd_publish(const struct vmctl_cmd *cmd, int argc, char **argv)
 		status = vmctl_fail();
 		goto out;
 	}
-	/* What an earlier publish left unfinished goes first (it may be this one). */
-	if (publish_resume_all(env->state, &env->cfg) < 0) {
-		status = vmctl_fail();
-		goto out;
-	}
 	if (resume) {
-		printf("no publish is unfinished\n");
+		if (publish_resume_all(env->state, &env->cfg) < 0)
+			status = vmctl_fail();
+		else
+			printf("no publish is unfinished\n");
 		goto out;
 	}
 	const char *repo = argv[optind];
@@ -99,19 +117,17 @@ int cmd_publish(const struct vmctl_cmd *cmd, int argc, char **argv)
 	}
 	struct publish_request req = { .buildrun = rid, .files = files, .nfiles = nfiles,
 				       .requested_by = "vmctl" };
-	if (publish_plan(env->state, r, &req, &id) < 0) {
+	/* An earlier publish to it that was interrupted is finished first. */
+	struct publish_result res;
+	if (publish_run(env->state, &env->cfg, r, &req, &id, &res, NULL) < 0) {
+		if (id)
+			mf_error_wrap("publish %lld to '%s' stopped; 'vmctl publish --resume' goes "
+				      "on from there", (long long)id, repo);
 		status = vmctl_fail();
 		goto out;
 	}
 	if (!id) {
 		printf("repository '%s': nothing new to publish (every package is there)\n", repo);
-		goto out;
-	}
-	struct publish_result res;
-	if (publish_execute(env->state, &env->cfg, id, &res) < 0) {
-		mf_error_wrap("publish %lld to '%s' stopped (run 'vmctl publish --resume' to "
-			      "finish it)", (long long)id, repo);
-		status = vmctl_fail();
 		goto out;
 	}
 	printf("publish %lld: %zu packages added, %zu made obsolete, %zu live in '%s'\n",

@@ -434,6 +434,10 @@ static void repo_check(const struct mf_repository *r, const int *seen, const cha
 	if (r->endpoint && strncmp(r->endpoint, "http://", 7) && strncmp(r->endpoint, "https://", 8))
 		strbuf_addf(errs, "%s:%d: 'endpoint' must be an http:// or https:// URL, not '%s'\n",
 			    name, r->line, r->endpoint);
+	else if (r->endpoint && strchr(r->endpoint, '@'))
+		/* Not echoed: it may hold a secret. */
+		strbuf_addf(errs, "%s:%d: 'endpoint' must not hold a user or password (put keys "
+			    "in credentials_file)\n", name, r->line);
 	if (r->prefix && (*r->prefix == '/' || r->prefix[strlen(r->prefix) - 1] != '/'))
 		strbuf_addf(errs, "%s:%d: 'prefix' must end with '/' and not start with one, "
 			    "not '%s'\n", name, r->line, r->prefix);
@@ -445,6 +449,35 @@ static void repo_check(const struct mf_repository *r, const int *seen, const cha
 	if (r->signing_password_file && !r->signing_key)
 		strbuf_addf(errs, "%s:%d: [repository %s] has 'signing_password_file' but no "
 			    "'signing_key'\n", name, r->line, r->id);
+}
+
+/* 1 if one of the prefixes starts the other (NULL: the whole bucket). */
+static int prefixes_meet(const char *a, const char *b)
+{
+	size_t la = a ? strlen(a) : 0, lb = b ? strlen(b) : 0;
+	return !strncmp(a ? a : "", b ? b : "", la < lb ? la : lb);
+}
+
+/* Two repositories that would write over each other (the same directory, or
+ * one S3 prefix inside another's) are refused: each has its own lock. */
+static void repos_overlap(const struct mf_config *cfg, size_t from, const char *name,
+			  struct strbuf *errs)
+{
+	for (size_t i = from; i < cfg->nrepos; i++)
+		for (size_t j = 0; j < i; j++) {
+			const struct mf_repository *a = &cfg->repos[j], *b = &cfg->repos[i];
+			int same = a->type == MF_REPO_LOCAL && b->type == MF_REPO_LOCAL && a->path &&
+				   b->path && !strcmp(a->path, b->path);
+			same |= a->type == MF_REPO_S3 && b->type == MF_REPO_S3 && a->endpoint &&
+				b->endpoint && a->bucket && b->bucket &&
+				!strcmp(a->endpoint, b->endpoint) && !strcmp(a->bucket, b->bucket) &&
+				prefixes_meet(a->prefix, b->prefix);
+			if (same)
+				strbuf_addf(errs, "%s:%d: [repository %s] writes where [repository %s] "
+					    "(line %d) does: give each its own %s\n", name, b->line,
+					    b->id, a->id, a->line,
+					    a->type == MF_REPO_LOCAL ? "path" : "bucket or prefix");
+		}
 }
 
 static int is_secret_key(const char *key)
@@ -622,6 +655,7 @@ int config_parse(struct mf_config *cfg, const char *name, const char *text)
 	}
 	if (repo)
 		repo_check(repo, repo_seen, name, &errs);
+	repos_overlap(cfg, nrepos_before, name, &errs);
 	free(copy);
 	if (errs.len) {
 		/* Repositories from a file with errors are not half-kept. */

@@ -1,6 +1,7 @@
 /* publish.c - see publish.h. */
 #include "publish/publish.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -51,6 +52,10 @@ static char *repo_dir(const struct mf_state *st, const char *id)
 
 /* ---- planning ---- */
 
+static int lock_repo(struct mf_state *st, const char *id, int *fd);
+static int execute_locked(struct mf_state *st, const struct mf_config *cfg,
+			  const struct mf_repository *r, int64_t id, struct publish_result *res);
+
 struct candidate {
 	char *path, *file, *sha256;
 	int64_t size;
@@ -78,8 +83,14 @@ static int add_candidate(struct candidate **v, size_t *n, const char *path, cons
 	c.info = f.pkgs[0];
 	f.n_pkgs = 0; /* moved */
 	hpkg_file_release(&f);
-	c.path = xstrdup(path);
 	c.file = hpkg_file_name(&c.info);
+	/* The name comes from the package: it becomes a path and a key. */
+	if (package_file_check(c.file) < 0) {
+		free(c.file);
+		hpkg_info_release(&c.info);
+		return mf_error_wrap("package '%s'", path);
+	}
+	c.path = xstrdup(path);
 	c.sha256 = xstrdup(sha);
 	c.size = (int64_t)size;
 	*v = xrealloc(*v, (*n + 1) * sizeof(**v));
@@ -99,7 +110,8 @@ static void candidates_free(struct candidate *v, size_t n)
 }
 
 /* The packages of a run's complete ports. */
-static int run_candidates(struct mf_state *st, int64_t run, struct candidate **v, size_t *n)
+static int run_candidates(struct mf_state *st, const struct mf_config *cfg, int64_t run,
+			  struct candidate **v, size_t *n)
 {
 	struct buildrun *r = NULL;
 	int ret = 0;
@@ -126,8 +138,22 @@ static int run_candidates(struct mf_state *st, int64_t run, struct candidate **v
 		}
 		for (size_t k = 0; k < rec->npackages && ret == 0; k++) {
 			const struct build_package *p = &rec->packages[k];
+			char *where = NULL, *cached = NULL;
+			if (access(p->path, F_OK) < 0 &&
+			    published_locate(st->db, p->name, p->sha256, &where) == 0 && where) {
+				/* Dropped once it was in S3: fetched back from there. */
+				int rc = publish_cache_get(st, cfg, where, p->name, p->sha256, &cached);
+				free(where);
+				if (rc < 0) {
+					ret = -1;
+					break;
+				}
+				ret = add_candidate(v, n, cached, p->sha256);
+				free(cached);
+				continue;
+			}
 			if (access(p->path, F_OK) < 0) {
-				/* Dropped after an earlier publish: published_find decides. */
+				/* Gone, and in no repository: published_find decides. */
 				struct candidate c = { .path = xstrdup(p->path),
 						       .sha256 = xstrdup(p->sha256),
 						       .file = xstrdup(p->name),
@@ -152,8 +178,53 @@ static int arch_fits(const char *arch, const struct mf_repository *r)
 	return !strcmp(arch, r->architecture) || !strcmp(arch, "any") || !strcmp(arch, "source");
 }
 
-int publish_plan(struct mf_state *st, const struct mf_repository *r,
-		 const struct publish_request *req, int64_t *id)
+/*
+ * A repository this state directory never published to, whose target
+ * already holds a repo file (one buildmaster made, or another Mayfly):
+ * its packages are taken as live, so nothing it holds drops out of the
+ * next repo file.
+ */
+static int adopt(struct mf_state *st, const struct mf_repository *r, struct target *t)
+{
+	char *dir = repo_dir(st, r->id), *path = xasprintf("%s/repo", dir);
+	struct hpkg_file f = { 0 };
+	int64_t n = -1;
+	int exists = 0, ret = -1;
+	int64_t size;
+
+	if (published_count(st->db, r->id, &n) < 0 || n > 0)
+		goto done;
+	if (target_stat(t, "repo", &exists, &size) < 0)
+		goto out;
+	if (!exists)
+		goto done;
+	if (target_get_file(t, "repo", path) < 0 || hpkg_read_file(path, &f) < 0)
+		goto out;
+	if (f.kind != HPKG_REPOSITORY) {
+		mf_error(MF_E_USAGE, "repository '%s': the repo file in %s is not a repository file",
+			 r->id, target_where(t));
+		goto out;
+	}
+	if (published_adopt(st->db, r->id, f.pkgs, f.n_pkgs) < 0)
+		goto out;
+	log_info("repository '%s': adopted the %zu packages of the repo file in %s", r->id,
+		 f.n_pkgs, target_where(t));
+done:
+	ret = 0;
+out:
+	if (ret < 0)
+		unlink(path);
+	hpkg_file_release(&f);
+	free(dir);
+	free(path);
+	return ret;
+}
+
+/* *refused: the packages cannot be published (a usage error about them), as
+ * against the repository failing to answer. */
+static int plan_locked(struct mf_state *st, const struct mf_config *cfg,
+		       const struct mf_repository *r, const struct publish_request *req,
+		       int64_t *id, int *refused)
 {
 	struct candidate *c = NULL;
 	size_t nc = 0;
@@ -161,10 +232,17 @@ int publish_plan(struct mf_state *st, const struct mf_repository *r,
 	size_t nlive = 0;
 	struct publish p = { .repository = r->id, .buildrun = req->buildrun,
 			     .requested_by = (char *)req->requested_by };
+	struct target *t = NULL;
 	int ret = -1;
 
 	*id = 0;
-	if (req->buildrun > 0 ? run_candidates(st, req->buildrun, &c, &nc) < 0 : 0)
+	*refused = 0;
+	if (target_open(r, &t) < 0 || adopt(st, r, t) < 0) {
+		target_close(t);
+		return -1;
+	}
+	*refused = 1; /* from here on, usage errors are about the packages */
+	if (req->buildrun > 0 ? run_candidates(st, cfg, req->buildrun, &c, &nc) < 0 : 0)
 		goto out;
 	for (size_t i = 0; i < req->nfiles; i++)
 		if (add_candidate(&c, &nc, req->files[i], NULL) < 0)
@@ -237,9 +315,12 @@ int publish_plan(struct mf_state *st, const struct mf_repository *r,
 		free(p.state);
 	}
 out:
+	if (ret < 0 && mf_error_class() != MF_E_USAGE)
+		*refused = 0;
 	free(p.items); /* its strings belong to c and live */
 	candidates_free(c, nc);
 	published_pkgs_free(live, nlive);
+	target_close(t);
 	return ret;
 }
 
@@ -313,24 +394,29 @@ static int read_metadata(struct mf_state *st, struct target *t, const char *id, 
 /* Runs minisign to sign repo; the password (if any) on its standard input. */
 static int sign_repo(const struct mf_repository *r, const char *repo, const char *sig)
 {
-	char *password = NULL;
-	int in[2], status;
+	char *password = NULL, *errpath = xasprintf("%s.err", sig), *errtext = NULL;
+	int in[2], status = -1;
 	pid_t pid;
 
 	if (r->signing_password_file &&
-	    mf_read_file(r->signing_password_file, 4096, &password, NULL) < 0)
+	    mf_read_file(r->signing_password_file, 4096, &password, NULL) < 0) {
+		free(errpath);
 		return mf_error_wrap("repository '%s': signing_password_file", r->id);
+	}
 	if (pipe(in) < 0) {
 		free(password);
+		free(errpath);
 		return mf_error_errno(MF_E_INFRA, "pipe");
 	}
 	pid = fork();
 	if (pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+		int err = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		dup2(in[0], 0);
+		dup2(devnull, 1);
+		dup2(err >= 0 ? err : devnull, 2);
 		close(in[0]);
 		close(in[1]);
-		int devnull = open("/dev/null", O_WRONLY);
-		dup2(devnull, 1);
 		if (r->signing_password_file)
 			execlp("minisign", "minisign", "-S", "-s", r->signing_key, "-m", repo,
 			       "-x", sig, (char *)NULL);
@@ -340,25 +426,47 @@ static int sign_repo(const struct mf_repository *r, const char *repo, const char
 		_exit(127);
 	}
 	close(in[0]);
-	if (password) {
+	if (pid > 0 && password) {
 		size_t n = strcspn(password, "\n");
 		(void)!write(in[1], password, n);
 		(void)!write(in[1], "\n", 1);
+	}
+	if (password) {
 		explicit_bzero(password, strlen(password));
 		free(password);
 	}
 	close(in[1]);
-	if (pid < 0)
+	if (pid < 0) {
+		free(errpath);
 		return mf_error_errno(MF_E_INFRA, "cannot start minisign");
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return mf_error(MF_E_INFRA, "minisign could not sign repository '%s' with '%s' "
-					    "(exit %d%s)", r->id, r->signing_key,
-				WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-				WIFEXITED(status) && WEXITSTATUS(status) == 127 ?
-					": is minisign installed?" : "");
-	return 0;
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			status = -1;
+			break;
+		}
+	mf_read_file(errpath, 4096, &errtext, NULL);
+	unlink(errpath);
+	free(errpath);
+	if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		free(errtext);
+		return 0;
+	}
+	/* Its last line says why ("Wrong password for that key"). */
+	char *why = errtext;
+	if (errtext) {
+		size_t n = strlen(errtext);
+		while (n && isspace((unsigned char)errtext[n - 1]))
+			errtext[--n] = '\0';
+		char *nl = strrchr(errtext, '\n');
+		why = nl ? nl + 1 : errtext;
+	}
+	mf_error(MF_E_INFRA, "minisign could not sign repository '%s' with '%s' (exit %d): %s",
+		 r->id, r->signing_key, status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+		 status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 127 ?
+			 "is minisign installed?" : why && *why ? why : "no reason given");
+	free(errtext);
+	return -1;
 }
 
 /* The index step: the new repo and its companions, written in order. */
@@ -367,8 +475,8 @@ static int step_index(struct mf_state *st, const struct mf_repository *r, struct
 {
 	struct published_pkg *live = NULL;
 	size_t nlive = 0, n = 0;
-	struct hpkr_repo old;
-	struct hpkg_file oldinfo;
+	struct hpkr_repo old = { 0 };
+	struct hpkg_file oldinfo = { 0 };
 	struct hpkr_package *pkgs = NULL;
 	struct hpkr_package *fresh = NULL;
 	struct repo_info ri;
@@ -400,6 +508,11 @@ static int step_index(struct mf_state *st, const struct mf_repository *r, struct
 		size_t j;
 		for (j = 0; j < oldinfo.n_pkgs; j++) {
 			char *f = hpkg_file_name(&oldinfo.pkgs[j]);
+			if (package_file_check(f) < 0) {
+				free(f);
+				mf_error_wrap("the metadata of repository '%s'", r->id);
+				goto out;
+			}
 			int match = !strcmp(f, live[i].file_name);
 			free(f);
 			if (match)
@@ -467,18 +580,25 @@ static int step_index(struct mf_state *st, const struct mf_repository *r, struct
 		if (rc < 0)
 			goto out;
 	}
-	if (sigdata && target_put_data(t, "repo.minisig", sigdata, siglen) < 0)
-		goto out;
 	crash_point("list");
 	if (r->type == MF_REPO_S3) {
 		if (target_put_data(t, "repo", repo, repo_len) < 0)
 			goto out;
 		crash_point("repo");
-		if (target_put_data(t, "repo.sha256", sha, strlen(sha)) < 0)
+		if ((sigdata && target_put_data(t, "repo.minisig", sigdata, siglen) < 0) ||
+		    target_put_data(t, "repo.sha256", sha, strlen(sha)) < 0)
 			goto out;
-	} else if (target_put_pair(t, "repo", repo, repo_len, "repo.sha256", sha,
-				   strlen(sha)) < 0) {
-		goto out;
+	} else {
+		const char *keys[] = { "repo", "repo.minisig", "repo.sha256" };
+		const void *datas[] = { repo, sigdata, sha };
+		size_t lens[] = { repo_len, siglen, strlen(sha) };
+		if (!sigdata) {
+			keys[1] = keys[2];
+			datas[1] = datas[2];
+			lens[1] = lens[2];
+		}
+		if (target_put_files(t, sigdata ? 3 : 2, keys, datas, lens) < 0)
+			goto out;
 	}
 	crash_point("sha256");
 	if (publishes_commit_index(st->db, p, sha) < 0)
@@ -566,7 +686,9 @@ static int run_steps(struct mf_state *st, const struct mf_repository *r, struct 
 			if (it->action != PUBLISH_ADD || it->done)
 				continue;
 			char *key = xasprintf("packages/%s", it->file_name);
-			int rc = target_put_file(t, key, it->path, it->sha256);
+			size_t nb = strlen(st->builds_dir);
+			int mine = !strncmp(it->path, st->builds_dir, nb) && it->path[nb] == '/';
+			int rc = target_put_file(t, key, it->path, it->sha256, mine);
 			free(key);
 			if (rc < 0)
 				goto out;
@@ -639,52 +761,173 @@ out:
 	return ret;
 }
 
-int publish_execute(struct mf_state *st, const struct mf_config *cfg, int64_t id,
-		    struct publish_result *res)
+static int execute_locked(struct mf_state *st, const struct mf_config *cfg,
+			  const struct mf_repository *r, int64_t id, struct publish_result *res)
 {
 	struct publish *p = NULL;
-	const struct mf_repository *r;
 	int64_t t0 = mf_now_ms();
-	int fd = -1, ret = -1;
+	int ret = -1;
 
+	(void)cfg;
 	memset(res, 0, sizeof(*res));
 	if (publishes_get(st->db, id, &p) < 0)
 		return -1;
-	if (!(r = config_repository(cfg, p->repository))) {
-		publish_free(p);
-		return mf_error_wrap("publish %lld", (long long)id);
-	}
-	if (lock_repo(st, r->id, &fd) < 0)
-		goto out;
-	/* Another process may have moved it on while this one waited. */
-	publish_free(p);
-	if (publishes_get(st->db, id, &p) < 0)
-		goto out;
 	if (!strcmp(p->state, "done")) {
 		ret = 0;
-		goto out;
-	}
-	if (!strcmp(p->state, "failed")) {
-		mf_error(MF_E_USAGE, "publish %lld failed: %s", (long long)id, p->error);
-		goto out;
-	}
-	ret = run_steps(st, r, p, res);
-	if (ret < 0 && mf_error_class() == MF_E_USAGE) {
-		/* It cannot succeed by trying again: said and ended. */
-		char *why = xstrdup(mf_error_msg());
-		publishes_set_state(st->db, id, "failed", why);
-		mf_error(MF_E_USAGE, "%s", why);
-		free(why);
+	} else if (!strcmp(p->state, "failed")) {
+		mf_error(MF_E_USAGE, "publish %lld was abandoned: %s", (long long)id,
+			 p->error ? p->error : "");
+	} else {
+		/* A publish that fails stays where it stopped, to be resumed: nothing
+		 * it did is undone, nothing it planned is lost (vmctl publish --abandon
+		 * drops one that never got past its packages). */
+		ret = run_steps(st, r, p, res);
 	}
 	/* Figures for the whole publish, whichever process did which step. */
 	res->added = res->obsoleted = 0;
 	for (size_t i = 0; i < p->nitems; i++)
 		*(p->items[i].action == PUBLISH_ADD ? &res->added : &res->obsoleted) += 1;
-out:
 	res->seconds = (double)(mf_now_ms() - t0) / 1000.0;
-	if (fd >= 0)
-		close(fd);
 	publish_free(p);
+	return ret;
+}
+
+/* Every unfinished publish of r, oldest first; stops at the first that fails. */
+static int resume_repo_locked(struct mf_state *st, const struct mf_config *cfg,
+			      const struct mf_repository *r)
+{
+	int64_t *ids = NULL;
+	size_t n = 0;
+	int ret = 0;
+
+	if (publishes_unfinished(st->db, r->id, &ids, &n) < 0)
+		return -1;
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		struct publish_result res;
+		log_info("publish %lld to '%s': resuming", (long long)ids[i], r->id);
+		ret = execute_locked(st, cfg, r, ids[i], &res);
+		if (ret < 0)
+			mf_error_wrap("publish %lld to '%s' (unfinished) stopped", (long long)ids[i],
+				      r->id);
+		else
+			log_info("publish %lld: done, repo %s", (long long)ids[i], res.repo_sha256);
+	}
+	free(ids);
+	return ret;
+}
+
+int publish_plan(struct mf_state *st, const struct mf_config *cfg,
+		 const struct mf_repository *r, const struct publish_request *req, int64_t *id)
+{
+	int fd = -1, ret, refused = 0;
+
+	*id = 0;
+	if (lock_repo(st, r->id, &fd) < 0)
+		return -1;
+	/* A plan is made against what the repository holds: earlier publishes end first. */
+	ret = resume_repo_locked(st, cfg, r);
+	if (ret == 0)
+		ret = plan_locked(st, cfg, r, req, id, &refused);
+	close(fd);
+	return ret;
+}
+
+int publish_run(struct mf_state *st, const struct mf_config *cfg, const struct mf_repository *r,
+		const struct publish_request *req, int64_t *id, struct publish_result *res,
+		int *refused)
+{
+	int fd = -1, ret, no;
+
+	*id = 0;
+	if (!refused)
+		refused = &no;
+	*refused = 0;
+	memset(res, 0, sizeof(*res));
+	if (lock_repo(st, r->id, &fd) < 0)
+		return -1;
+	ret = resume_repo_locked(st, cfg, r);
+	if (ret == 0)
+		ret = plan_locked(st, cfg, r, req, id, refused);
+	if (ret == 0 && *id)
+		ret = execute_locked(st, cfg, r, *id, res);
+	close(fd);
+	return ret;
+}
+
+int publish_execute(struct mf_state *st, const struct mf_config *cfg, int64_t id,
+		    struct publish_result *res)
+{
+	struct publish *p = NULL;
+	const struct mf_repository *r;
+	int fd = -1, ret;
+
+	memset(res, 0, sizeof(*res));
+	if (publishes_get(st->db, id, &p) < 0)
+		return -1;
+	r = config_repository(cfg, p->repository);
+	publish_free(p);
+	if (!r)
+		return mf_error_wrap("publish %lld", (long long)id);
+	if (lock_repo(st, r->id, &fd) < 0)
+		return -1;
+	ret = execute_locked(st, cfg, r, id, res);
+	close(fd);
+	return ret;
+}
+
+int publish_abandon(struct mf_state *st, const struct mf_config *cfg, int64_t id)
+{
+	struct publish *p = NULL;
+	const struct mf_repository *r;
+	int fd = -1, ret = -1;
+
+	if (publishes_get(st->db, id, &p) < 0)
+		return -1;
+	r = config_repository(cfg, p->repository);
+	if (!r) {
+		publish_free(p);
+		return -1;
+	}
+	if (lock_repo(st, r->id, &fd) < 0) {
+		publish_free(p);
+		return -1;
+	}
+	publish_free(p);
+	if (publishes_get(st->db, id, &p) < 0)
+		goto out;
+	if (strcmp(p->state, "packages")) {
+		mf_error(MF_E_USAGE, "publish %lld is %s: only a publish still uploading its "
+				     "packages can be abandoned (clients see nothing of it yet)",
+			 (long long)id, !strcmp(p->state, "done") || !strcmp(p->state, "failed") ?
+						p->state : "past its packages; resume it instead");
+		goto out;
+	}
+	/* What it uploaded is named by no repo file: removed, unless it is live. */
+	struct target *t = NULL;
+	int err = 0;
+	if (target_open(r, &t) < 0)
+		goto out;
+	for (size_t i = 0; i < p->nitems && !err; i++) {
+		struct published_pkg pp;
+		int found = 0, live = 0;
+		/* Done or not: a kill may come between an upload and its mark. */
+		if (p->items[i].action != PUBLISH_ADD)
+			continue;
+		if (published_find(st->db, r->id, p->items[i].file_name, &pp, &found, &live) < 0) {
+			err = 1;
+			break;
+		}
+		published_pkg_release(&pp);
+		char *key = xasprintf("packages/%s", p->items[i].file_name);
+		err = !found && target_delete(t, key) < 0;
+		free(key);
+	}
+	target_close(t);
+	if (!err)
+		ret = publishes_set_state(st->db, id, "failed", "abandoned by the operator");
+out:
+	publish_free(p);
+	close(fd);
 	return ret;
 }
 
@@ -693,20 +936,29 @@ int publish_resume_all(struct mf_state *st, const struct mf_config *cfg)
 	int64_t *ids = NULL;
 	size_t n = 0;
 	int ret = 0;
+	char *first = NULL;
 
 	if (publishes_unfinished(st->db, NULL, &ids, &n) < 0)
 		return -1;
+	/* One repository that fails does not hold up the others. */
 	for (size_t i = 0; i < n; i++) {
 		struct publish_result res;
 		log_info("publish %lld: resuming", (long long)ids[i]);
 		if (publish_execute(st, cfg, ids[i], &res) < 0) {
 			log_warnx("publish %lld: %s", (long long)ids[i], mf_error_msg());
+			if (!first)
+				first = xasprintf("publish %lld: %s", (long long)ids[i],
+						  mf_error_msg());
 			ret = -1;
 		} else {
 			log_info("publish %lld: done, repo %s", (long long)ids[i], res.repo_sha256);
 		}
 	}
 	free(ids);
+	if (first) {
+		mf_error(MF_E_INFRA, "%s", first);
+		free(first);
+	}
 	return ret;
 }
 
@@ -722,21 +974,21 @@ int publish_auto(struct mf_state *st, const struct mf_config *cfg, int64_t run)
 		struct publish_request req = { .buildrun = run, .requested_by = "update" };
 		struct publish_result res;
 		int64_t id;
+		int refused;
 		if (!config_repository_publishes_tree(r, br->tree))
 			continue;
-		if (publish_plan(st, r, &req, &id) < 0) {
-			if (mf_error_class() != MF_E_USAGE) {
-				ret = -1;
-				break;
+		if (publish_run(st, cfg, r, &req, &id, &res, &refused) < 0) {
+			if (refused) {
+				/* Nothing to publish, or what cannot be: said once, not retried. */
+				log_warnx("build run %lld, repository '%s': not published: %s",
+					  (long long)run, r->id, mf_error_msg());
+				continue;
 			}
-			/* Nothing to publish, or what cannot be: said once, not retried. */
-			log_warnx("build run %lld, repository '%s': not published: %s",
-				  (long long)run, r->id, mf_error_msg());
-			continue;
-		}
-		if (id && publish_execute(st, cfg, id, &res) < 0) {
+			/* Tried again later; the other repositories go on. */
+			log_warnx("build run %lld, repository '%s': %s", (long long)run, r->id,
+				  mf_error_msg());
 			ret = -1;
-			break;
+			continue;
 		}
 		if (id)
 			log_info("build run %lld published to '%s' (publish %lld): %zu added, %zu "
@@ -746,6 +998,8 @@ int publish_auto(struct mf_state *st, const struct mf_config *cfg, int64_t run)
 	buildrun_free(br);
 	if (ret == 0 && publishes_run_handled(st->db, run) < 0)
 		ret = -1;
+	if (ret < 0)
+		mf_error(MF_E_INFRA, "build run %lld is not published everywhere yet", (long long)run);
 	return ret;
 }
 
@@ -755,15 +1009,27 @@ int publish_auto_pending(struct mf_state *st, const struct mf_config *cfg)
 	size_t n = 0;
 	int ret = publish_resume_all(st, cfg);
 
-	if (ret < 0 || publishes_runs_pending(st->db, &ids, &n) < 0)
+	if (publishes_runs_pending(st->db, &ids, &n) < 0)
 		return -1;
-	for (size_t i = 0; i < n && ret == 0; i++)
-		ret = publish_auto(st, cfg, ids[i]);
+	for (size_t i = 0; i < n; i++)
+		if (publish_auto(st, cfg, ids[i]) < 0)
+			ret = -1;
 	free(ids);
 	return ret;
 }
 
 /* ---- the package cache ---- */
+
+/*
+ * STATE/packages holds packages fetched back from S3 repositories, each
+ * named by its SHA-256 and file name (two repositories' files of one name
+ * never meet), written whole after its digest was checked. Above
+ * package_cache_mb (0: no limit) the least recently used go first, but
+ * never one used in the last CACHE_PIN_S seconds: a build that was just
+ * given it may not have uploaded it yet (the cap may be exceeded by that
+ * much). Temporary files a killed process left are removed after an hour.
+ */
+#define CACHE_PIN_S 600
 
 struct cached {
 	char *path;
@@ -779,13 +1045,13 @@ static int cmp_used(const void *a, const void *b)
 	return x->used.tv_nsec < y->used.tv_nsec ? -1 : x->used.tv_nsec > y->used.tv_nsec;
 }
 
-/* Drops the least recently used packages until the cache holds at most cap bytes. */
-static void cache_trim(const char *dir, uint64_t cap, const char *keep)
+static void cache_trim(const char *dir, uint64_t cap)
 {
 	char **files = NULL;
 	size_t n = 0, m = 0;
 	struct cached *v;
 	uint64_t total = 0;
+	time_t now = time(NULL);
 
 	if (mf_list_files(dir, &files, &n) < 0)
 		return;
@@ -793,7 +1059,13 @@ static void cache_trim(const char *dir, uint64_t cap, const char *keep)
 	for (size_t i = 0; i < n; i++) {
 		struct stat sb;
 		char *p = xasprintf("%s/%s", dir, files[i]);
-		if (strchr(files[i], '/') || files[i][0] == '.' || stat(p, &sb) < 0) {
+		if (strchr(files[i], '/') || stat(p, &sb) < 0) {
+			free(p);
+			continue;
+		}
+		if (files[i][0] == '.') {
+			if (strstr(files[i], ".tmp-") && sb.st_mtime < now - 3600)
+				unlink(p);
 			free(p);
 			continue;
 		}
@@ -801,8 +1073,8 @@ static void cache_trim(const char *dir, uint64_t cap, const char *keep)
 		total += (uint64_t)sb.st_size;
 	}
 	qsort(v, m, sizeof(*v), cmp_used);
-	for (size_t i = 0; i < m && total > cap; i++)
-		if (strcmp(v[i].path, keep) && unlink(v[i].path) == 0)
+	for (size_t i = 0; i < m && cap && total > cap; i++)
+		if (v[i].used.tv_sec < now - CACHE_PIN_S && unlink(v[i].path) == 0)
 			total -= (uint64_t)v[i].size;
 	for (size_t i = 0; i < m; i++)
 		free(v[i].path);
@@ -826,6 +1098,8 @@ int publish_cache_get(struct mf_state *st, const struct mf_config *cfg, const ch
 		return -1;
 	if (package_file_check(file) < 0)
 		return -1;
+	if (sha256 && (strlen(sha256) != 64 || strspn(sha256, "0123456789abcdef") != 64))
+		return mf_error(MF_E_USAGE, "%s: '%s' is not a SHA-256", file, sha256);
 	if (r->type == MF_REPO_LOCAL) {
 		*path = xasprintf("%s/packages/%s", r->path, file);
 		if (access(*path, R_OK) == 0)
@@ -836,7 +1110,7 @@ int publish_cache_get(struct mf_state *st, const struct mf_config *cfg, const ch
 				      file, r->id, r->path);
 	}
 	dir = xasprintf("%s/packages", st->dir);
-	dst = xasprintf("%s/%s", dir, file);
+	dst = sha256 ? xasprintf("%s/%s-%s", dir, sha256, file) : xasprintf("%s/%s", dir, file);
 	lockp = xasprintf("%s/.lock", dir);
 	if (mf_mkdir_p(dir, 0755) < 0)
 		goto out;
@@ -859,7 +1133,7 @@ int publish_cache_get(struct mf_state *st, const struct mf_config *cfg, const ch
 					     "repository is damaged", file, r->id, got, sha256);
 			goto out;
 		}
-		cache_trim(dir, (uint64_t)cfg->package_cache_mb << 20, dst);
+		cache_trim(dir, (uint64_t)cfg->package_cache_mb << 20);
 	}
 	*path = dst;
 	dst = NULL;

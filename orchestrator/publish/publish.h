@@ -36,14 +36,18 @@ struct publish_request {
 
 /*
  * Plans a publish to r (one transaction): the packages to add and the
- * older versions they make obsolete. *id is 0 when there is nothing new to
- * publish (every package is already there). MF_E_USAGE, naming the
- * package, for a package of another architecture, one already published
- * with other contents, one older than what is published, a run that has
- * not ended or is a pull request's.
+ * older versions they make obsolete. Under the repository's lock, after
+ * finishing any earlier publish to r that was interrupted, so a plan is
+ * always made against what the repository holds. A repository this state
+ * directory never published to, whose target already has a repo file, is
+ * adopted first (its packages stay). *id is 0 when there is nothing new to
+ * publish (every package is there). MF_E_USAGE, naming the package, for a
+ * package of another architecture, one already published with other
+ * contents, one older than what is published, a run that has not ended
+ * or is a pull request's.
  */
-int publish_plan(struct mf_state *st, const struct mf_repository *r,
-		 const struct publish_request *req, int64_t *id);
+int publish_plan(struct mf_state *st, const struct mf_config *cfg,
+		 const struct mf_repository *r, const struct publish_request *req, int64_t *id);
 
 struct publish_result {
 	size_t added, obsoleted, live;
@@ -52,11 +56,21 @@ struct publish_result {
 	char repo_sha256[65];
 };
 
-/* Runs publish id to its end (or resumes it where it stopped). */
+/* Runs publish id to its end (or resumes it where it stopped). A publish
+ * that fails stays where it stopped, to be resumed. */
 int publish_execute(struct mf_state *st, const struct mf_config *cfg, int64_t id,
 		    struct publish_result *res);
-/* Resumes every publish that has not ended (mayflyd at start, vmctl publish). */
+/* publish_plan() and publish_execute() under one hold of the lock; *refused
+ * (may be NULL) says a failure was about the packages, not the repository. */
+int publish_run(struct mf_state *st, const struct mf_config *cfg, const struct mf_repository *r,
+		const struct publish_request *req, int64_t *id, struct publish_result *res,
+		int *refused);
+/* Resumes every publish that has not ended, each repository's apart (one
+ * that fails holds up only its own); -1 with the first failure if any. */
 int publish_resume_all(struct mf_state *st, const struct mf_config *cfg);
+/* Ends a publish that has not got past its packages (clients have seen
+ * nothing of it) as failed, so that later ones can go on. */
+int publish_abandon(struct mf_state *st, const struct mf_config *cfg, int64_t id);
 
 /*
  * Publishes an ended update run to every repository whose publish_trees

@@ -195,7 +195,8 @@ int target_tidy(struct target *t)
 	return 0;
 }
 
-int target_put_file(struct target *t, const char *key, const char *path, const char *sha256)
+int target_put_file(struct target *t, const char *key, const char *path, const char *sha256,
+		    int may_link)
 {
 	struct stat sb;
 
@@ -210,8 +211,9 @@ int target_put_file(struct target *t, const char *key, const char *path, const c
 	char *dst = local_path(t, key), *tmp = temp_beside(dst);
 	int rc = ensure_parent(dst);
 	unlink(tmp);
-	/* A hard link costs no space when the file is on the same file system. */
-	if (rc == 0 && link(path, tmp) < 0 && mf_copy_file(path, tmp, 0644) < 0)
+	/* A hard link costs no space when the file is on the same file system
+	 * (only for files nothing else writes: a build's harvest). */
+	if (rc == 0 && (!may_link || link(path, tmp) < 0) && mf_copy_file(path, tmp, 0644) < 0)
 		rc = -1;
 	if (rc == 0)
 		rc = local_commit(tmp, dst);
@@ -274,37 +276,42 @@ static int stage(struct target *t, const char *key, const void *data, size_t len
 	return 0;
 }
 
-int target_put_pair(struct target *t, const char *key1, const void *data1, size_t len1,
-		    const char *key2, const void *data2, size_t len2)
+int target_put_files(struct target *t, size_t n, const char *const *keys,
+		     const void *const *datas, const size_t *lens)
 {
-	char *dst1 = NULL, *tmp1 = NULL, *dst2 = NULL, *tmp2 = NULL;
+	char **dst = xcalloc(n + 1, sizeof(*dst)), **tmp = xcalloc(n + 1, sizeof(*tmp));
 	int rc = -1;
 
-	if (t->s3)
-		return target_put_data(t, key1, data1, len1) < 0 ? -1 :
-		       target_put_data(t, key2, data2, len2);
-	if (stage(t, key1, data1, len1, &dst1, &tmp1) < 0 ||
-	    stage(t, key2, data2, len2, &dst2, &tmp2) < 0)
-		goto out;
-	/* Both are written and synced: the two renames follow each other at once. */
-	if (rename(tmp1, dst1) < 0 || rename(tmp2, dst2) < 0) {
-		mf_error_errno(MF_E_INFRA, "cannot rename into '%s'", t->root);
+	if (t->s3) {
+		for (size_t i = 0; i < n; i++)
+			if (target_put_data(t, keys[i], datas[i], lens[i]) < 0)
+				goto out;
+		rc = 0;
 		goto out;
 	}
-	fsync_dir_of(dst1);
-	if (strcmp(strrchr(dst1, '/'), strrchr(dst2, '/')))
-		fsync_dir_of(dst2);
-	t->bytes_out += len1 + len2;
+	for (size_t i = 0; i < n; i++)
+		if (stage(t, keys[i], datas[i], lens[i], &dst[i], &tmp[i]) < 0)
+			goto out;
+	/* All are written and synced: the renames follow each other at once. */
+	for (size_t i = 0; i < n; i++)
+		if (rename(tmp[i], dst[i]) < 0) {
+			mf_error_errno(MF_E_INFRA, "cannot rename '%s' to '%s'", tmp[i], dst[i]);
+			goto out;
+		}
+	for (size_t i = 0; i < n; i++) {
+		fsync_dir_of(dst[i]);
+		t->bytes_out += lens[i];
+	}
 	rc = 0;
 out:
-	if (tmp1)
-		unlink(tmp1);
-	if (tmp2)
-		unlink(tmp2);
-	free(dst1);
-	free(tmp1);
-	free(dst2);
-	free(tmp2);
+	for (size_t i = 0; i < n; i++) {
+		if (tmp[i])
+			unlink(tmp[i]);
+		free(dst[i]);
+		free(tmp[i]);
+	}
+	free(dst);
+	free(tmp);
 	return rc;
 }
 
@@ -352,6 +359,17 @@ int target_move(struct target *t, const char *from, const char *to)
 		fsync_dir_of(b);
 	free(a);
 	free(b);
+	return rc;
+}
+
+int target_delete(struct target *t, const char *key)
+{
+	if (t->s3)
+		return s3_delete(t->s3, key);
+	char *p = local_path(t, key);
+	int rc = unlink(p) < 0 && errno != ENOENT ?
+		mf_error_errno(MF_E_INFRA, "cannot remove '%s'", p) : 0;
+	free(p);
 	return rc;
 }
 

@@ -25,15 +25,20 @@ void target_close(struct target *t);
 /* "/srv/repo" or "s3://bucket/prefix at http://host:port", for messages. */
 const char *target_where(const struct target *t);
 
-/* Puts the file at path (sha256: its hex digest, known to the caller). */
-int target_put_file(struct target *t, const char *key, const char *path, const char *sha256);
+/* Puts the file at path (sha256: its hex digest, known to the caller). A
+ * directory target may hard-link it when may_link is set (a file nothing
+ * will write again), else copies it. */
+int target_put_file(struct target *t, const char *key, const char *path, const char *sha256,
+		    int may_link);
 int target_put_data(struct target *t, const char *key, const void *data, size_t len);
-/* Puts key1 then key2, as close together as the target allows: a
- * directory gets both files written and synced first, then two renames. */
-int target_put_pair(struct target *t, const char *key1, const void *data1, size_t len1,
-		    const char *key2, const void *data2, size_t len2);
+/* Puts the n keys in order, as close together as the target allows: a
+ * directory gets every file written and synced first, then the renames. */
+int target_put_files(struct target *t, size_t n, const char *const *keys,
+		     const void *const *datas, const size_t *lens);
 /* Moves from to to; done when from is gone and to exists. */
 int target_move(struct target *t, const char *from, const char *to);
+/* Removes key; a missing key is not an error. */
+int target_delete(struct target *t, const char *key);
 /* Fetches key into the file at path (written whole or not at all);
  * MF_E_USAGE "not found" when there is no such key. */
 int target_get_file(struct target *t, const char *key, const char *path);

@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "common/util.h"
+#include "pkg/hpkg.h"
 #include "store/db.h"
 
 static const char *action_name(enum publish_action a)
@@ -330,4 +331,60 @@ int publishes_runs_pending(struct db *db, int64_t **ids, size_t *n)
 int publishes_run_handled(struct db *db, int64_t run)
 {
 	return db_execf(db, "UPDATE buildruns SET published = 1 WHERE id = ?", "i", run);
+}
+
+int published_count(struct db *db, const char *repository, int64_t *n)
+{
+	struct db_stmt *st;
+	int rc;
+
+	*n = 0;
+	if (db_prepare(db, &st, "SELECT (SELECT count(*) FROM published WHERE repository = ?1) +"
+				" (SELECT count(*) FROM publishes WHERE repository = ?1)") < 0)
+		return -1;
+	db_bind_text(st, 1, repository);
+	rc = db_step(st);
+	if (rc == 1)
+		*n = db_col_int(st, 0);
+	db_finalize(st);
+	return rc < 0 ? -1 : 0;
+}
+
+int published_locate(struct db *db, const char *file, const char *sha256, char **repository)
+{
+	struct db_stmt *st;
+	int rc;
+
+	*repository = NULL;
+	if (db_prepare(db, &st, "SELECT repository FROM published WHERE file_name = ?"
+				" AND sha256 = ? ORDER BY live DESC, repository LIMIT 1") < 0)
+		return -1;
+	db_bind_text(st, 1, file);
+	db_bind_text(st, 2, sha256);
+	rc = db_step(st);
+	if (rc == 1)
+		*repository = xstrdup(db_col_text(st, 0));
+	db_finalize(st);
+	return rc < 0 ? -1 : 0;
+}
+
+int published_adopt(struct db *db, const char *repository, const struct hpkg_info *pkgs,
+		    size_t n)
+{
+	if (db_begin(db) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		char *file = hpkg_file_name(&pkgs[i]);
+		int rc = db_execf(db, "INSERT OR REPLACE INTO published (repository, file_name, name,"
+				      " version, arch, sha256, size, live, publish)"
+				      " VALUES (?,?,?,?,?,?,-1,1,0)", "tttttt", repository, file,
+				  pkgs[i].name, pkgs[i].version, pkgs[i].arch,
+				  pkgs[i].checksum ? pkgs[i].checksum : "");
+		free(file);
+		if (rc < 0) {
+			db_rollback(db);
+			return -1;
+		}
+	}
+	return db_commit(db);
 }

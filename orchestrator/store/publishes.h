@@ -85,6 +85,16 @@ int published_live(struct db *db, const char *repository, struct published_pkg *
 int published_find(struct db *db, const char *repository, const char *file,
 		   struct published_pkg *out, int *found, int *live);
 
+/* Packages of r (live or obsolete) and publishes to r, all told. */
+int published_count(struct db *db, const char *repository, int64_t *n);
+/* A repository holding file with that sha256 (*repository NULL: none). */
+int published_locate(struct db *db, const char *file, const char *sha256, char **repository);
+/* The packages of a repository file made elsewhere, taken as live (one
+ * transaction; publish 0). */
+struct hpkg_info;
+int published_adopt(struct db *db, const char *repository, const struct hpkg_info *pkgs,
+		    size_t n);
+
 /* Update runs that ended and were not yet published on their own, oldest first. */
 int publishes_runs_pending(struct db *db, int64_t **ids, size_t *n);
 int publishes_run_handled(struct db *db, int64_t run);

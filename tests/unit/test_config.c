@@ -735,6 +735,23 @@ static void test_repository_errors(void **state)
 			 "architecture = any\nidentifier = i\n", 1, "'architecture' must be a machine");
 	parse_fails(cfg, "[repository a]\ntype = local\npath = /r\n" REPO_INFO "priority = 2\n", 10,
 		    "set twice");
+	parse_fails(cfg, "[repository a]\ntype = s3\nendpoint = http://k:secretvalue@h\nregion = r\n"
+			 "bucket = b\ncredentials_file = /c\n" REPO_INFO, 1,
+		    "must not hold a user or password");
+	assert_null(strstr(mf_error_msg(), "secretvalue"));
+	parse_fails(cfg, "[repository a]\ntype = local\npath = /r\n" REPO_INFO
+			 "[repository b]\ntype = local\npath = /r\n" REPO_INFO, 10,
+		    "[repository b] writes where [repository a] (line 1) does");
+	parse_fails(cfg, "[repository a]\ntype = s3\nendpoint = http://h\nregion = r\nbucket = b\n"
+			 "prefix = x/\ncredentials_file = /c\n" REPO_INFO
+			 "[repository b]\ntype = s3\nendpoint = http://h\nregion = r\nbucket = b\n"
+			 "credentials_file = /c\n" REPO_INFO, 14, "give each its own bucket or prefix");
+	/* Side by side under one bucket is fine. */
+	assert_int_equal(config_parse(cfg, "test.conf",
+				      "[repository a]\ntype = s3\nendpoint = http://h\nregion = r\n"
+				      "bucket = b\nprefix = x/\ncredentials_file = /c\n" REPO_INFO
+				      "[repository b]\ntype = s3\nendpoint = http://h\nregion = r\n"
+				      "bucket = b\nprefix = y/\ncredentials_file = /c\n" REPO_INFO), 0);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_cfg, teardown_cfg)

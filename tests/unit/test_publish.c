@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -89,7 +91,7 @@ static int setup(void **state)
 			 "credentials_file = %s/s3.credentials\nname = Test\n"
 			 "vendor = \"Mayfly tests\"\nsummary = \"A test repository\"\n"
 			 "priority = 1\narchitecture = x86_64\nidentifier = tag:test\n"
-			 "[limits]\npackage_cache_mb = 0\n",
+			 "[limits]\npackage_cache_mb = 1\n",
 			 e->f->dir, e->repo, server.port, ++test_no, e->f->dir);
 	assert_int_equal(config_parse(&e->cfg, "test.conf", text), 0);
 	free(text);
@@ -192,6 +194,30 @@ static char *make_pkg(struct env *e, const char *name, const char *version, cons
 	return path;
 }
 
+/* A package of about size bytes: a description of pseudo-random letters. */
+static char *make_big_pkg(struct env *e, const char *name, const char *version, size_t size)
+{
+	char *text = xmalloc(size + 1);
+	unsigned x = 12345;
+
+	for (size_t i = 0; i < size; i++) {
+		x = x * 1103515245u + 12345u;
+		text[i] = (char)(33 + (x >> 16) % 94);
+	}
+	text[size] = '\0';
+	struct hpkg_info p = { .name = (char *)name, .version = (char *)version, .arch = "any",
+			       .summary = "big", .description = text, .vendor = "Mayfly tests",
+			       .packager = "test" };
+	unsigned char *data;
+	size_t len;
+	char *path = xasprintf("%s/%s-%s-any.hpkg", e->pkgs, name, version);
+	assert_int_equal(hpkg_write_package(&p, &data, &len), 0);
+	assert_int_equal(mf_write_file_atomic(path, data, len, 0644), 0);
+	free(data);
+	free(text);
+	return path;
+}
+
 /* Plans and runs a publish of the given files; the publish id (0: nothing new). */
 static int64_t publish_files(struct env *e, char **files, size_t n)
 {
@@ -199,7 +225,7 @@ static int64_t publish_files(struct env *e, char **files, size_t n)
 	struct publish_result res;
 	int64_t id;
 
-	if (publish_plan(e->f->st, &e->cfg.repos[e->which], &req, &id) < 0)
+	if (publish_plan(e->f->st, &e->cfg, &e->cfg.repos[e->which], &req, &id) < 0)
 		fail_msg("publish_plan: %s", mf_error_msg());
 	if (id && publish_execute(e->f->st, &e->cfg, id, &res) < 0)
 		fail_msg("publish_execute: %s", mf_error_msg());
@@ -362,7 +388,7 @@ static void plan_fails(struct env *e, char *file, const char *needle)
 	int64_t id = -1;
 
 	mf_error_clear();
-	assert_int_equal(publish_plan(e->f->st, &e->cfg.repos[0], &req, &id), -1);
+	assert_int_equal(publish_plan(e->f->st, &e->cfg, &e->cfg.repos[0], &req, &id), -1);
 	assert_int_equal(mf_error_class(), MF_E_USAGE);
 	if (!strstr(mf_error_msg(), needle))
 		fail_msg("'%s' does not say '%s'", mf_error_msg(), needle);
@@ -435,7 +461,7 @@ static void test_kill_at_each_step(void **state)
 			char *v = xasprintf("publish:%s", points[k]);
 			setenv("MAYFLY_TEST_KILL_AT", v, 1);
 			if (state_open(&st, e->f->dir) < 0 ||
-			    publish_plan(st, &e->cfg.repos[e->which], &req, &id) < 0 ||
+			    publish_plan(st, &e->cfg, &e->cfg.repos[e->which], &req, &id) < 0 ||
 			    publish_execute(st, &e->cfg, id, &res) < 0)
 				_exit(3);
 			_exit(0); /* it should never get here */
@@ -689,10 +715,30 @@ static void test_s3_no_local_store(void **state)
 					   sha_foo, &p1), 0);
 	assert_int_equal(sha256_file(p1, got, NULL), 0);
 	assert_string_equal(got, sha_foo);
+	assert_non_null(strstr(p1, sha_foo)); /* named by content */
+	/* Used an hour ago, and the cache (1 MiB) overflows: foo goes, the new one stays. */
+	struct timespec old[2] = { { .tv_sec = time(NULL) - 3600 }, { .tv_sec = time(NULL) - 3600 } };
+	assert_int_equal(utimensat(AT_FDCWD, p1, old, 0), 0);
+	char *big = make_big_pkg(e, "big", "1-1", 1600 * 1024);
+	char *bigs[] = { big };
+	char sha_big[SHA256_HEX_LEN];
+	assert_int_equal(sha256_file(big, sha_big, NULL), 0);
+	assert_true(publish_files(e, bigs, 1) > 0);
+	assert_int_equal(publish_cache_get(e->f->st, &e->cfg, "s3", "big-1-1-any.hpkg", sha_big,
+					   &p2), 0);
+	assert_int_equal(access(p1, F_OK), -1);
+	assert_int_equal(access(p2, R_OK), 0);
+	free(p2);
+	/* One used just now is never dropped, whatever the cap. */
 	assert_int_equal(publish_cache_get(e->f->st, &e->cfg, "s3", "bar-2.0-1-any.hpkg", sha_bar,
 					   &p2), 0);
-	assert_int_equal(access(p1, F_OK), -1); /* the cache holds at most 0 MiB: the latest */
+	char *p4 = NULL;
+	assert_int_equal(publish_cache_get(e->f->st, &e->cfg, "s3", "big-1-1-any.hpkg", sha_big,
+					   &p4), 0);
 	assert_int_equal(access(p2, R_OK), 0);
+	assert_int_equal(access(p4, R_OK), 0);
+	free(p4);
+	free(big);
 
 	/* A damaged object in the repository is refused, and nothing is kept. */
 	struct s3 *s = s3_client(e);
@@ -704,7 +750,9 @@ static void test_s3_no_local_store(void **state)
 					   sha_foo, &p3), -1);
 	assert_non_null(strstr(mf_error_msg(), "the repository is damaged"));
 	assert_null(p3);
-	assert_int_equal(access(p1, F_OK), -1);
+	char *damaged = xasprintf("%s/packages/%s-foo-1.0-1-x86_64.hpkg", e->f->dir, sha_foo);
+	assert_int_equal(access(damaged, F_OK), -1);
+	free(damaged);
 	/* Names that are not package files never reach a path or a key. */
 	assert_int_equal(publish_cache_get(e->f->st, &e->cfg, "s3", "../etc/passwd", NULL, &p3),
 			 -1);
@@ -712,6 +760,213 @@ static void test_s3_no_local_store(void **state)
 	free(p2);
 	free(foo);
 	free(bar);
+}
+
+static int run_cmd(const char *fmt, ...)
+{
+	va_list ap;
+	char *cmd;
+	int rc;
+
+	va_start(ap, fmt);
+	if (vasprintf(&cmd, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	rc = system(cmd);
+	free(cmd);
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* Replaces the settings' first repository's key with a signing key (and password file). */
+static void use_signing_key(struct env *e, const char *key, const char *password_file)
+{
+	struct mf_repository *r = &e->cfg.repos[0];
+	free(r->signing_key);
+	free(r->signing_password_file);
+	r->signing_key = xstrdup(key);
+	r->signing_password_file = password_file ? xstrdup(password_file) : NULL;
+}
+
+/*
+ * A signing key: repo.minisig verifies with minisign against the public
+ * key. A wrong password fails the publish with minisign's reason, the
+ * repository clients see stays the old one, and the publish is resumed
+ * once the password is right.
+ */
+static void test_signed(void **state)
+{
+	struct env *e = *state;
+	char *dir = e->f->dir;
+
+	if (run_cmd("command -v minisign >/dev/null") != 0) {
+		if (getenv("MAYFLY_TEST_REQUIRE_ALL"))
+			fail_msg("minisign is not installed (MAYFLY_TEST_REQUIRE_ALL is set)");
+		skip();
+	}
+	assert_int_equal(run_cmd("printf 'pw\\npw\\n' | minisign -G -p %s/k.pub -s %s/k.key "
+				 ">/dev/null 2>&1", dir, dir), 0);
+	char *key = xasprintf("%s/k.key", dir), *pw = xasprintf("%s/pw", dir);
+	assert_int_equal(mf_write_file_atomic(pw, "pw\n", 3, 0600), 0);
+	use_signing_key(e, key, pw);
+	char *foo = make_pkg(e, "foo", "1.0-1", "x86_64", "Foo");
+	assert_true(publish_files(e, &foo, 1) > 0);
+	assert_repo(e, "foo-1.0-1-x86_64.hpkg", "");
+	assert_int_equal(run_cmd("minisign -V -q -p %s/k.pub -m %s/repo -x %s/repo.minisig",
+				 dir, e->repo, e->repo), 0);
+
+	/* The wrong password: the publish stops at its index, nothing half-done shows. */
+	assert_int_equal(mf_write_file_atomic(pw, "wrong\n", 6, 0600), 0);
+	char *bar = make_pkg(e, "bar", "1-1", "any", "Bar");
+	struct publish_request req = { .files = &bar, .nfiles = 1 };
+	struct publish_result res;
+	int64_t id;
+	mf_error_clear();
+	assert_int_equal(publish_run(e->f->st, &e->cfg, &e->cfg.repos[0], &req, &id, &res, NULL),
+			 -1);
+	assert_true(id > 0);
+	if (!strstr(mf_error_msg(), "Wrong password"))
+		fail_msg("'%s' does not give minisign's reason", mf_error_msg());
+	assert_null(strstr(mf_error_msg(), "wrong\n"));
+	assert_int_equal(run_cmd("minisign -V -q -p %s/k.pub -m %s/repo -x %s/repo.minisig",
+				 dir, e->repo, e->repo), 0);
+	char *list = read_text(e->repo, "package.list");
+	assert_string_equal(list, "bar-1-1-any.hpkg\nfoo-1.0-1-x86_64.hpkg"); /* both fetchable */
+	free(list);
+	assert_int_equal(mf_write_file_atomic(pw, "pw\n", 3, 0600), 0);
+	assert_int_equal(publish_resume_all(e->f->st, &e->cfg), 0);
+	assert_repo(e, "bar-1-1-any.hpkg\nfoo-1.0-1-x86_64.hpkg", "");
+	assert_int_equal(run_cmd("minisign -V -q -p %s/k.pub -m %s/repo -x %s/repo.minisig",
+				 dir, e->repo, e->repo), 0);
+	free(foo);
+	free(bar);
+	free(key);
+	free(pw);
+}
+
+/*
+ * Two processes publish to one repository at once, foo 1.0-2 and foo
+ * 1.0-3 over foo 1.0-1: one plans after the other's publish ended, so
+ * exactly one foo is live, and the repository is whole.
+ */
+static void test_two_publishers(void **state)
+{
+	struct env *e = *state;
+	char *foo1 = make_pkg(e, "foo", "1.0-1", "x86_64", "Foo");
+	assert_true(publish_files(e, &foo1, 1) > 0);
+	char *files[2] = { make_pkg(e, "foo", "1.0-2", "x86_64", "Foo"),
+			   make_pkg(e, "foo", "1.0-3", "x86_64", "Foo") };
+	pid_t pids[2];
+	int status[2];
+
+	for (int i = 0; i < 2; i++) {
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (pids[i] == 0) {
+			struct mf_state *st = NULL;
+			struct publish_request req = { .files = &files[i], .nfiles = 1 };
+			struct publish_result res;
+			int64_t id;
+			if (state_open(&st, e->f->dir) < 0)
+				_exit(3);
+			int rc = publish_run(st, &e->cfg, &e->cfg.repos[0], &req, &id, &res, NULL);
+			if (rc < 0 && !strstr(mf_error_msg(), "is not newer than"))
+				fprintf(stderr, "publisher %d: %s\n", i, mf_error_msg());
+			_exit(rc == 0 ? 0 : strstr(mf_error_msg(), "is not newer than") ? 1 : 2);
+		}
+	}
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(waitpid(pids[i], &status[i], 0), pids[i]);
+		assert_true(WIFEXITED(status[i]));
+		assert_true(WEXITSTATUS(status[i]) <= 1);
+	}
+	assert_int_equal(query_int(e->f->st->db, "SELECT count(*) FROM published WHERE name ="
+						 " 'foo' AND live = 1 AND ?1 = ?1", 0), 1);
+	if (WEXITSTATUS(status[0]) == 0 && WEXITSTATUS(status[1]) == 0)
+		assert_repo(e, "foo-1.0-3-x86_64.hpkg",
+			    "foo-1.0-1-x86_64.hpkg\nfoo-1.0-2-x86_64.hpkg");
+	else
+		assert_repo(e, "foo-1.0-3-x86_64.hpkg", "foo-1.0-1-x86_64.hpkg");
+	free(foo1);
+	free(files[0]);
+	free(files[1]);
+}
+
+/*
+ * A publish killed while uploading its packages can be abandoned: what it
+ * uploaded goes, later publishes go on; one past its packages cannot be.
+ */
+static void test_abandon(void **state)
+{
+	struct env *e = *state;
+	char *foo = make_pkg(e, "foo", "1.0-1", "x86_64", "Foo");
+	char *bar = make_pkg(e, "bar", "1-1", "any", "Bar");
+	char *files[] = { bar, foo };
+
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct mf_state *st = NULL;
+		struct publish_request req = { .files = files, .nfiles = 2 };
+		struct publish_result res;
+		int64_t id;
+		setenv("MAYFLY_TEST_KILL_AT", "publish:package", 1);
+		if (state_open(&st, e->f->dir) == 0)
+			publish_run(st, &e->cfg, &e->cfg.repos[0], &req, &id, &res, NULL);
+		_exit(3);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	char *up = xasprintf("%s/packages/bar-1-1-any.hpkg", e->repo);
+	assert_int_equal(access(up, F_OK), 0); /* the first one was up */
+	assert_int_equal(publish_abandon(e->f->st, &e->cfg, 1), 0);
+	assert_int_equal(access(up, F_OK), -1);
+	assert_query_text(e->f->st->db, "SELECT state FROM publishes WHERE id = ?1", 1, "failed");
+	assert_int_equal(publish_resume_all(e->f->st, &e->cfg), 0); /* nothing to resume */
+	assert_true(publish_files(e, &foo, 1) > 0);
+	assert_repo(e, "foo-1.0-1-x86_64.hpkg", "");
+	mf_error_clear();
+	assert_int_equal(publish_abandon(e->f->st, &e->cfg, 2), -1);
+	assert_non_null(strstr(mf_error_msg(), "publish 2 is done"));
+	free(up);
+	free(foo);
+	free(bar);
+}
+
+/*
+ * A new state directory publishing to an S3 prefix that already holds a
+ * repository (another Mayfly's, or buildmaster's) adopts it: its packages
+ * stay in the repo file, none is overwritten.
+ */
+static void test_adopt(void **state)
+{
+	struct env *e = *state;
+
+	need_server();
+	char *foo = make_pkg(e, "foo", "1.0-1", "x86_64", "Foo");
+	char *bar = make_pkg(e, "bar", "1-1", "any", "Bar");
+	char *first[] = { foo, bar };
+	assert_true(publish_files(e, first, 2) > 0);
+
+	char other[] = "/tmp/mayfly-adopt-XXXXXX";
+	assert_non_null(mkdtemp(other));
+	struct mf_state *st2 = NULL;
+	assert_int_equal(state_open(&st2, other), 0);
+	struct mf_state *mine = e->f->st;
+	e->f->st = st2;
+	char *foo2 = make_pkg(e, "foo", "1.0-2", "x86_64", "Foo");
+	char *baz = make_pkg(e, "baz", "1-1", "any", "Baz");
+	char *second[] = { foo2, baz };
+	assert_true(publish_files(e, second, 2) > 0);
+	assert_repo(e, "bar-1-1-any.hpkg\nbaz-1-1-any.hpkg\nfoo-1.0-2-x86_64.hpkg",
+		    "foo-1.0-1-x86_64.hpkg");
+	e->f->st = mine;
+	state_free(st2);
+	mf_rm_rf(other);
+	free(foo);
+	free(bar);
+	free(foo2);
+	free(baz);
 }
 
 int main(void)
@@ -722,6 +977,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kill_at_each_step, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kill_at_each_step, setup_s3, teardown),
 		cmocka_unit_test_setup_teardown(test_s3_no_local_store, setup_s3, teardown),
+		cmocka_unit_test_setup_teardown(test_signed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_publishers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_abandon, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_adopt, setup_s3, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_never_sees_half, setup, teardown),
 	};
 

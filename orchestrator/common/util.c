@@ -246,14 +246,53 @@ out:
 
 int mf_copy_file(const char *src, const char *dst, mode_t mode)
 {
-	char *data = NULL;
-	size_t len;
-	int ret;
+	char *tmp = xasprintf("%s.tmp.%ld", dst, (long)getpid());
+	char buf[64 * 1024];
+	int in, out = -1, ret = -1;
+	ssize_t n;
 
-	if (mf_read_file(src, 1 << 20, &data, &len) < 0)
-		return -1;
-	ret = mf_write_file_atomic(dst, data, len, mode);
-	free(data);
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0) {
+		mf_error_errno(MF_E_USAGE, "cannot read '%s'", src);
+		goto done;
+	}
+	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (out < 0) {
+		mf_error_errno(MF_E_INFRA, "cannot create '%s'", tmp);
+		goto done;
+	}
+	/* Streamed: any size, a buffer's worth of memory. */
+	while ((n = read(in, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			mf_error_errno(MF_E_INFRA, "cannot read '%s'", src);
+			goto done;
+		}
+		if (mf_write_all(out, buf, (size_t)n) < 0) {
+			mf_error_errno(MF_E_INFRA, "cannot write '%s'", tmp);
+			goto done;
+		}
+	}
+	if (fsync(out) < 0) {
+		mf_error_errno(MF_E_INFRA, "cannot write '%s'", tmp);
+		goto done;
+	}
+	close(out);
+	out = -1;
+	if (rename(tmp, dst) < 0) {
+		mf_error_errno(MF_E_INFRA, "cannot rename '%s' to '%s'", tmp, dst);
+		goto done;
+	}
+	ret = 0;
+done:
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	if (ret < 0)
+		unlink(tmp);
+	free(tmp);
 	return ret;
 }
 

@@ -40,7 +40,7 @@ int mf_read_file(const char *path, size_t max, char **out, size_t *len);
 int mf_write_all(int fd, const void *data, size_t len);
 /* Writes data to path via a temporary file and rename(2). */
 int mf_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
-/* Copies a file (used to keep SSH keys inside the state directory). */
+/* Copies a file of any size, streamed, to dst via a temporary file and rename(2). */
 int mf_copy_file(const char *src, const char *dst, mode_t mode);
 /* Absolute, symlink-free path; caller frees. */
 char *mf_realpath(const char *path);

@@ -1,10 +1,8 @@
 /* poller.c - see poller.h. */
 #include "daemon/poller.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "buildrun/buildrun.h"
 #include "common/config.h"
@@ -12,6 +10,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "daemon/scheduler.h"
+#include "daemon/ticker.h"
 #include "ports/tree.h"
 #include "ports/update.h"
 #include "store/builds.h"
@@ -20,13 +19,15 @@
 #include "store/trees.h"
 
 struct poller {
-	struct mf_config cfg;
+	struct ticker *ticker;
 	struct scheduler *sched;
-	struct mf_state *st;	/* the poller's own connection */
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	int stopping;
+};
+
+/* What one round works with: the ticker's connection and settings. */
+struct round {
+	struct mf_state *st;
+	const struct mf_config *cfg;
+	struct scheduler *sched;
 };
 
 /*
@@ -35,7 +36,7 @@ struct poller {
  * port lost at planning is recorded as failed for the next update. 0, or
  * -1 (nothing queued; the update is tried again later).
  */
-static int queue_plan(struct poller *p, const struct tree *t, const struct update_plan *plan)
+static int queue_plan(struct round *p, const struct tree *t, const struct update_plan *plan)
 {
 	char **ports = xcalloc(plan->n + 1, sizeof(char *));
 	struct buildrun *r = NULL;
@@ -46,13 +47,13 @@ static int queue_plan(struct poller *p, const struct tree *t, const struct updat
 		ports[i] = plan->v[i].port;
 	if (queue_waiting(p->st->db, &waiting) < 0)
 		goto out;
-	if (waiting + (int64_t)plan->n > p->cfg.queue_max) {
+	if (waiting + (int64_t)plan->n > p->cfg->queue_max) {
 		mf_error(MF_E_INFRA, "the queue has no room for %zu builds", plan->n);
 		goto out;
 	}
 	struct plan_opts po = {
 		.tree = t->name, .commit = plan->to, .image = t->update_image, .ports = ports,
-		.kind = "update", .slots = p->cfg.max_vms, .source = "update",
+		.kind = "update", .slots = p->cfg->max_vms, .source = "update",
 		.requested_by = "update",
 	};
 	if (buildrun_plan(p->st, &po, &r) < 0)
@@ -78,7 +79,7 @@ out:
 	return ret;
 }
 
-static void poll_tree(struct poller *p, const char *name)
+static void poll_tree(struct round *p, const char *name)
 {
 	struct tree *t = NULL;
 	struct update_plan plan;
@@ -125,36 +126,20 @@ out:
 	tree_free(t);
 }
 
-static void *poller_main(void *arg)
+static int poll_round(struct ticker *tk, struct mf_state *st, const struct mf_config *cfg,
+		      void *arg)
 {
-	struct poller *p = arg;
+	struct poller *pl = arg;
+	struct round p = { .st = st, .cfg = cfg, .sched = pl->sched };
+	struct tree **v = NULL;
+	size_t n = 0;
 
-	pthread_mutex_lock(&p->lock);
-	while (!p->stopping) {
-		struct tree **v = NULL;
-		size_t n = 0;
-		pthread_mutex_unlock(&p->lock);
-		if (trees_list(p->st->db, &v, &n) < 0)
-			log_warnx("poller: %s", mf_error_msg());
-		for (size_t i = 0; i < n; i++) {
-			pthread_mutex_lock(&p->lock);
-			int stop = p->stopping;
-			pthread_mutex_unlock(&p->lock);
-			if (stop)
-				break;
-			poll_tree(p, v[i]->name);
-		}
-		trees_list_free(v, n);
-		pthread_mutex_lock(&p->lock);
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += p->cfg.poll_interval;
-		while (!p->stopping &&
-		       pthread_cond_timedwait(&p->cond, &p->lock, &ts) == 0)
-			;
-	}
-	pthread_mutex_unlock(&p->lock);
-	return NULL;
+	if (trees_list(st->db, &v, &n) < 0)
+		log_warnx("poller: %s", mf_error_msg());
+	for (size_t i = 0; i < n && !ticker_stopping(tk); i++)
+		poll_tree(&p, v[i]->name);
+	trees_list_free(v, n);
+	return cfg->poll_interval;
 }
 
 int poller_start(struct poller **out, const struct mf_config *cfg, struct scheduler *sched)
@@ -165,37 +150,19 @@ int poller_start(struct poller **out, const struct mf_config *cfg, struct schedu
 	if (cfg->poll_interval <= 0)
 		return 0;
 	p = xcalloc(1, sizeof(*p));
-	config_copy(&p->cfg, cfg);
 	p->sched = sched;
-	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->cond, NULL);
-	if (state_open(&p->st, cfg->state_dir) < 0)
-		goto fail;
-	if (pthread_create(&p->thread, NULL, poller_main, p) != 0) {
-		mf_error(MF_E_INFRA, "cannot start the tree poller");
-		goto fail;
+	if (ticker_start(&p->ticker, "tree poller", cfg, poll_round, p) < 0) {
+		free(p);
+		return -1;
 	}
 	*out = p;
 	return 0;
-fail:
-	state_free(p->st);
-	config_release(&p->cfg);
-	free(p);
-	return -1;
 }
 
 void poller_stop(struct poller *p)
 {
 	if (!p)
 		return;
-	pthread_mutex_lock(&p->lock);
-	p->stopping = 1;
-	pthread_cond_broadcast(&p->cond);
-	pthread_mutex_unlock(&p->lock);
-	pthread_join(p->thread, NULL);
-	state_free(p->st);
-	config_release(&p->cfg);
-	pthread_mutex_destroy(&p->lock);
-	pthread_cond_destroy(&p->cond);
+	ticker_stop(p->ticker);
 	free(p);
 }

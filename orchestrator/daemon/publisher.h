@@ -2,8 +2,8 @@
  * publisher.h - mayflyd's publishing thread: every few seconds it resumes
  * publishes that have not ended (one interrupted by a crash or an S3
  * outage) and publishes update runs that ended to the repositories whose
- * publish_trees name their tree (publish/publish.h). It has its own state
- * connection, so a slow upload never holds up the queue's workers.
+ * publish_trees name their tree (publish/publish.h), in a daemon/ticker.h
+ * thread, so a slow upload never holds up the queue's workers.
  */
 #ifndef MAYFLY_PUBLISHER_H
 #define MAYFLY_PUBLISHER_H
@@ -13,8 +13,8 @@ struct publisher;
 
 /* Starts the thread (none when no repository is configured: *out is NULL). */
 int publisher_start(struct publisher **out, const struct mf_config *cfg);
-/* Stops it (a publish under way finishes its current step first... or is
- * resumed at the next start) and frees p; p may be NULL. */
+/* Stops it (a publish under way goes on to its end first) and frees p; p
+ * may be NULL. */
 void publisher_stop(struct publisher *p);
 
 #endif

@@ -161,7 +161,7 @@ int buildruns_save(struct db *db, const struct buildrun *r)
 #define RUN_COLUMNS "id, tree, commit_id, image, kind, status, start, end, slots, source, " \
 	"priority, timeout, requested_by"
 
-static struct buildrun *run_from_row(struct db_stmt *st)
+static void *run_from_row(struct db_stmt *st)
 {
 	struct buildrun *r = xcalloc(1, sizeof(*r));
 
@@ -188,14 +188,8 @@ int buildruns_get(struct db *db, int64_t id, struct buildrun **out)
 	int rc;
 
 	*out = NULL;
-	if (db_prepare(db, &st, "SELECT " RUN_COLUMNS " FROM buildruns WHERE id = ?") < 0)
-		return -1;
-	db_bind_int(st, 1, id);
-	rc = db_step(st);
-	if (rc == 1)
-		r = run_from_row(st);
-	db_finalize(st);
-	if (rc < 0)
+	if (db_get_row(db, "SELECT " RUN_COLUMNS " FROM buildruns WHERE id = ?1", id, run_from_row,
+		       (void **)&r) < 0)
 		return -1;
 	if (!r)
 		return mf_error(MF_E_USAGE, "no build run %lld", (long long)id);

@@ -210,3 +210,20 @@ int db_changes(struct db *db)
 {
 	return sqlite3_changes(db->h);
 }
+
+int db_get_row(struct db *db, const char *sql, int64_t id, void *(*from_row)(struct db_stmt *st),
+	       void **out)
+{
+	struct db_stmt *st;
+	int rc;
+
+	*out = NULL;
+	if (db_prepare(db, &st, sql) < 0)
+		return -1;
+	db_bind_int(st, 1, id);
+	rc = db_step(st);
+	if (rc == 1)
+		*out = from_row(st);
+	db_finalize(st);
+	return rc < 0 ? -1 : 0;
+}

@@ -54,6 +54,13 @@ int db_col_is_null(struct db_stmt *st, int col);
 void db_reset(struct db_stmt *st);
 void db_finalize(struct db_stmt *st);
 
+/*
+ * The row of a query whose ?1 is id, made into an object by from_row: 0
+ * with *out set, 0 with *out NULL when there is no such row, -1 on error.
+ */
+int db_get_row(struct db *db, const char *sql, int64_t id, void *(*from_row)(struct db_stmt *st),
+	       void **out);
+
 int64_t db_last_insert_id(struct db *db);
 int db_changes(struct db *db);
 

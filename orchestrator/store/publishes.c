@@ -87,7 +87,7 @@ fail:
 #define PUBLISH_COLUMNS "id, repository, buildrun, state, error, requested_by, created, " \
 			"finished, repo_sha256"
 
-static struct publish *publish_from_row(struct db_stmt *st)
+static void *publish_from_row(struct db_stmt *st)
 {
 	struct publish *p = xcalloc(1, sizeof(*p));
 
@@ -110,14 +110,8 @@ int publishes_get(struct db *db, int64_t id, struct publish **out)
 	int rc;
 
 	*out = NULL;
-	if (db_prepare(db, &st, "SELECT " PUBLISH_COLUMNS " FROM publishes WHERE id = ?") < 0)
-		return -1;
-	db_bind_int(st, 1, id);
-	rc = db_step(st);
-	if (rc == 1)
-		p = publish_from_row(st);
-	db_finalize(st);
-	if (rc < 0)
+	if (db_get_row(db, "SELECT " PUBLISH_COLUMNS " FROM publishes WHERE id = ?1", id,
+		       publish_from_row, (void **)&p) < 0)
 		return -1;
 	if (!p)
 		return mf_error(MF_E_USAGE, "no publish %lld", (long long)id);

@@ -17,7 +17,7 @@ PKGS_BUILD="gcc make cmake pkg-config libvirt-dev libssh-dev libjansson-dev libg
  clang libclang-rt-14-dev libgit2-dev libarchive-dev zlib1g-dev libzstd-dev"
 PKGS_RUN="libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
  qemu-utils tini sqlite3 jq curl iproute2 procps python3 git bubblewrap
- nodejs npm python3-botocore minisign"
+ nodejs npm python3-botocore minisign openssl"
 PKGS_GUEST="linux-image-amd64 busybox-static openssh-server openssh-sftp-server syslinux
  syslinux-common mtools dosfstools fdisk e2fsprogs cpio"
 

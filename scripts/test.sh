@@ -6,7 +6,8 @@
 #  1. unit tests (cmocka) and the layering check
 #  2. integration tests: the real vmctl and mayflyd against real libvirtd +
 #     QEMU (TCG) and the test guest
-#  3. the unit tests, the daemon API, build run and publish integration tests again, built with
+#  3. the unit tests and the daemon's integration tests (API, build runs, publishing,
+#     webhooks) again, built with
 #     AddressSanitizer + UBSan, then with ThreadSanitizer: any report fails
 #  4. each fuzzer (libFuzzer) for a short time from its seeds
 #
@@ -43,7 +44,8 @@ sanitized_run() {
 	say "daemon API and build run integration tests under $name"
 	MAYFLY_VMCTL=$dir/vmctl MAYFLY_TESTGUEST=$guest \
 		sh "$top/tests/integration/run.sh" t0500-daemon-api.sh t0610-buildrun.sh \
-		t0700-publish.sh || die "the daemon API, build run or publish test under $name failed"
+		t0700-publish.sh t0800-webhooks.sh ||
+		die "the daemon API, build run, publish or webhook test under $name failed"
 	if ls "$logs"/* >/dev/null 2>&1; then
 		head -60 "$logs"/*
 		die "$name reported errors (above; all in $logs)"

@@ -3,11 +3,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "common/error.h"
+#include "common/names.h"
 #include "common/util.h"
 #include "json/report.h"
 #include "ports/tree.h"
 #include "store/state.h"
+#include "store/trees.h"
 #include "vmctl/vmctl.h"
 
 static const char add_help[] =
@@ -48,6 +52,14 @@ static void print_tree(const struct tree *t, const struct tree_retry *r, size_t 
 	       t->credentials ? t->credentials : "none", t->packager,
 	       t->allow_untested ? "yes" : "no", t->allow_unsafe_sources ? "yes" : "no",
 	       t->create_source_packages ? "yes" : "no");
+	if (t->forge)
+		printf("forge:       %s %s at %s\n"
+		       "webhooks:    POST /api/v1/hooks/%s/%s, secret in %s\n"
+		       "statuses:    %s, context %s\n",
+		       t->forge, t->forge_repo, t->forge_api_url, t->forge, t->name,
+		       t->webhook_secret_file,
+		       t->forge_token_file ? t->forge_token_file : "none (no token file)",
+		       t->status_context ? t->status_context : "mayfly/ARCH (the image's)");
 	for (size_t i = 0; i < nr; i++)
 		printf("%s %s failed at %.12s (build %lld): %s\n", i ? "            " : "retry:      ",
 		       r[i].port, r[i].commit, (long long)r[i].build_id,
@@ -234,42 +246,122 @@ int cmd_tree_rm(const struct vmctl_cmd *cmd, int argc, char **argv)
 	return status;
 }
 
+/* A secret's file: absolute, readable, and by its owner only. */
+static int secret_file_check(const char *opt, const char *path)
+{
+	struct stat sb;
+
+	if (*path != '/')
+		return mf_error(MF_E_USAGE, "%s '%s' must be an absolute path", opt, path);
+	if (stat(path, &sb) < 0)
+		return mf_error_errno(MF_E_USAGE, "%s '%s'", opt, path);
+	if (sb.st_mode & 077)
+		return mf_error(MF_E_USAGE, "%s '%s' can be read by others: chmod 600 it", opt,
+				path);
+	return 0;
+}
+
 int cmd_tree_set(const struct vmctl_cmd *cmd, int argc, char **argv)
 {
-	enum { O_UPDATE = 256, O_NO_UPDATE };
+	enum { O_UPDATE = 256, O_NO_UPDATE, O_FORGE, O_NO_FORGE, O_REPO, O_API, O_TOKEN, O_SECRET,
+	       O_CONTEXT };
 	static const struct option opts[] = {
 		{ "update-image", required_argument, NULL, O_UPDATE },
 		{ "no-update-image", no_argument, NULL, O_NO_UPDATE },
+		{ "forge", required_argument, NULL, O_FORGE },
+		{ "no-forge", no_argument, NULL, O_NO_FORGE },
+		{ "forge-repo", required_argument, NULL, O_REPO },
+		{ "forge-api", required_argument, NULL, O_API },
+		{ "forge-token-file", required_argument, NULL, O_TOKEN },
+		{ "webhook-secret-file", required_argument, NULL, O_SECRET },
+		{ "status-context", required_argument, NULL, O_CONTEXT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char help[] =
 		"  --update-image IMAGE  mayflyd builds the ports each new commit changes on IMAGE\n"
-		"  --no-update-image     mayflyd only fetches the tree\n";
+		"                        (and pull requests' ports, with --forge)\n"
+		"  --no-update-image     mayflyd only fetches the tree\n"
+		"  --forge github|gitlab the forge that sends webhooks and gets commit statuses\n"
+		"  --forge-repo REPO     owner/name (GitLab: the project's path or id)\n"
+		"  --forge-api URL       default https://api.github.com, https://gitlab.com/api/v4\n"
+		"  --webhook-secret-file FILE  GitHub's webhook secret, GitLab's token (mode 600)\n"
+		"  --forge-token-file FILE     the token statuses are posted with (mode 600)\n"
+		"  --status-context NAME default mayfly/ARCH\n"
+		"  --no-forge            no webhooks, no statuses\n";
 	struct vmctl_env *env = NULL;
 	const char *image = NULL;
-	int c, none = 0, status = 0;
+	struct tree_forge f = { 0 };
+	int c, none = 0, noforge = 0, status = 0;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case O_UPDATE: image = optarg; break;
 		case O_NO_UPDATE: none = 1; break;
+		case O_FORGE: f.forge = optarg; break;
+		case O_NO_FORGE: noforge = 1; break;
+		case O_REPO: f.repo = optarg; break;
+		case O_API: f.api_url = optarg; break;
+		case O_TOKEN: f.token_file = optarg; break;
+		case O_SECRET: f.webhook_secret_file = optarg; break;
+		case O_CONTEXT: f.context = optarg; break;
 		case 'h': return vmctl_help(cmd, help);
 		default: return vmctl_usage(cmd, "unknown option");
 		}
 	}
 	if (argc - optind != 1)
 		return vmctl_usage(cmd, "expected one tree name");
-	if (!image == !none)
-		return vmctl_usage(cmd, "give --update-image IMAGE or --no-update-image");
-	if (vmctl_open(&env) < 0 || tree_set_update_image(env->state, argv[optind], image) < 0) {
+	int forge_opts = f.forge || f.repo || f.api_url || f.token_file ||
+			 f.webhook_secret_file || f.context;
+	if (image && none)
+		return vmctl_usage(cmd, "give --update-image IMAGE or --no-update-image, not both");
+	if (noforge && forge_opts)
+		return vmctl_usage(cmd, "--no-forge takes no other forge option");
+	if (!image && !none && !noforge && !forge_opts)
+		return vmctl_usage(cmd, "nothing to set");
+	if (forge_opts) {
+		if (!f.forge || (strcmp(f.forge, "github") && strcmp(f.forge, "gitlab")))
+			return vmctl_usage(cmd, "--forge must be github or gitlab");
+		if (!f.repo || !f.webhook_secret_file)
+			return vmctl_usage(cmd, "--forge needs --forge-repo and --webhook-secret-file");
+		if (!f.api_url)
+			f.api_url = !strcmp(f.forge, "github") ? "https://api.github.com" :
+								 "https://gitlab.com/api/v4";
+		if (strncmp(f.api_url, "https://", 8) && strncmp(f.api_url, "http://", 7))
+			return vmctl_usage(cmd, "--forge-api must be an http(s) URL");
+		if (strspn(f.repo, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+				   "-_./") != strlen(f.repo) || !*f.repo || strstr(f.repo, ".."))
+			return vmctl_usage(cmd, "--forge-repo '%s': letters, digits, '-_./' only",
+					   f.repo);
+		if (f.context && shell_words_check("--status-context", f.context) < 0)
+			return vmctl_fail();
+		if (secret_file_check("--webhook-secret-file", f.webhook_secret_file) < 0 ||
+		    (f.token_file && secret_file_check("--forge-token-file", f.token_file) < 0))
+			return vmctl_fail();
+	}
+	if (vmctl_open(&env) < 0) {
+		status = vmctl_fail();
+		goto out;
+	}
+	const char *name = argv[optind];
+	if ((image || none) && tree_set_update_image(env->state, name, image) < 0) {
+		status = vmctl_fail();
+		goto out;
+	}
+	if ((forge_opts || noforge) && trees_set_forge(env->state->db, name, &f) < 0) {
 		status = vmctl_fail();
 		goto out;
 	}
 	if (image)
-		printf("tree '%s': mayflyd builds its updates on image '%s'\n", argv[optind], image);
-	else
-		printf("tree '%s': mayflyd only fetches it\n", argv[optind]);
+		printf("tree '%s': mayflyd builds its updates on image '%s'\n", name, image);
+	else if (none)
+		printf("tree '%s': mayflyd only fetches it\n", name);
+	if (forge_opts)
+		printf("tree '%s': webhooks from %s at POST /api/v1/hooks/%s/%s; statuses to %s%s\n",
+		       name, f.forge, f.forge, name, f.api_url,
+		       f.token_file ? "" : " (none: no --forge-token-file)");
+	else if (noforge)
+		printf("tree '%s': no webhooks, no statuses\n", name);
 out:
 	vmctl_close(env);
 	return status;

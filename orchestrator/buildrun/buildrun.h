@@ -43,6 +43,7 @@ struct plan_opts {
 	const char *source;	/* "api" or "update" */
 	int priority, timeout;
 	const char *requested_by;
+	int64_t pr;		/* source "pull-request": the pull request's number */
 };
 
 /*

@@ -442,6 +442,7 @@ int buildrun_plan(struct mf_state *st, const struct plan_opts *o, struct buildru
 	r->priority = o->priority;
 	r->timeout = o->timeout;
 	r->requested_by = xstrdup_or_null(o->requested_by);
+	r->pr = o->pr;
 	r->start = (double)mf_wall_seconds();
 	if (trees_get(st->db, o->tree, &pl.tree) < 0 || images_get(st->db, o->image, &pl.img) < 0 ||
 	    tree_mirror(st, pl.tree, &pl.m) < 0 || port_index_build(pl.m, o->commit, &pl.idx) < 0 ||

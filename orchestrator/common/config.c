@@ -31,6 +31,7 @@ static const struct key keys[] = {
 	{ "daemon", "state_dir", KEY_PATH, OFF(state_dir), 0, 0 },
 	{ "daemon", "listen", KEY_LISTEN, OFF(listen), 0, 0 },
 	{ "daemon", "token_file", KEY_PATH, OFF(token_file), 0, 0 },
+	{ "daemon", "public_url", KEY_STRING, OFF(public_url), 0, 0 },
 	{ "daemon", "libvirt_uri", KEY_STRING, OFF(libvirt_uri), 0, 0 },
 	{ "daemon", "accel", KEY_ACCEL, OFF(accel), 0, 0 },
 	{ "daemon", "poll_interval", KEY_INT, OFF(poll_interval), 0, 7 * 86400 },
@@ -49,6 +50,11 @@ static const struct key keys[] = {
 	{ "limits", "max_package_mb", KEY_INT, OFF(max_package_mb), 1, 1 << 24 },
 	{ "limits", "source_cache_mb", KEY_INT, OFF(source_cache_mb), 0, 1 << 30 },
 	{ "limits", "package_cache_mb", KEY_INT, OFF(package_cache_mb), 0, 1 << 30 },
+	{ "limits", "pr_max_vms", KEY_INT, OFF(pr_max_vms), 0, 256 },
+	{ "limits", "pr_max_per_author", KEY_INT, OFF(pr_max_per_author), 1, 100000 },
+	{ "limits", "pr_max_pending", KEY_INT, OFF(pr_max_pending), 1, 100000 },
+	{ "limits", "pr_max_ports", KEY_INT, OFF(pr_max_ports), 1, 100000 },
+	{ "limits", "max_webhook_kb", KEY_INT, OFF(max_webhook_kb), 1, 1 << 20 },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -122,6 +128,11 @@ void config_init(struct mf_config *cfg)
 	cfg->max_package_mb = 8192;
 	cfg->source_cache_mb = 20480;
 	cfg->package_cache_mb = 4096;
+	cfg->pr_max_vms = 1;
+	cfg->pr_max_per_author = 3;
+	cfg->pr_max_pending = 3;
+	cfg->pr_max_ports = 100;
+	cfg->max_webhook_kb = 25600;
 	cfg->poll_interval = 60;
 }
 
@@ -132,6 +143,7 @@ void config_release(struct mf_config *cfg)
 	free(cfg->libvirt_uri);
 	free(cfg->listen);
 	free(cfg->token_file);
+	free(cfg->public_url);
 	for (size_t i = 0; i < cfg->nrepos; i++)
 		repo_release(&cfg->repos[i]);
 	free(cfg->repos);
@@ -146,6 +158,7 @@ void config_copy(struct mf_config *dst, const struct mf_config *src)
 	dst->libvirt_uri = xstrdup_or_null(src->libvirt_uri);
 	dst->listen = xstrdup_or_null(src->listen);
 	dst->token_file = xstrdup_or_null(src->token_file);
+	dst->public_url = xstrdup_or_null(src->public_url);
 	dst->repos = src->nrepos ? xcalloc(src->nrepos, sizeof(*dst->repos)) : NULL;
 	for (size_t i = 0; i < src->nrepos; i++)
 		repo_copy(&dst->repos[i], &src->repos[i]);

@@ -63,6 +63,7 @@ struct mf_config {
 	enum mf_accel accel;
 	char *listen;		/* mayflyd's HTTP address, "HOST:PORT" */
 	char *token_file;	/* API tokens, one per line; NULL: none (all refused) */
+	char *public_url;	/* how forges' users reach the API (statuses' links); NULL: none */
 	/* [limits] */
 	int boot_timeout;	/* seconds; default for images that set none */
 	int build_timeout;	/* seconds; default for builds that set none */
@@ -80,6 +81,11 @@ struct mf_config {
 	int poll_interval;	/* seconds between fetches of every tree; 0: none */
 	int source_cache_mb;	/* STATE/sources: verified port sources; 0: no limit */
 	int package_cache_mb;	/* STATE/packages: published packages fetched back */
+	int pr_max_vms;		/* machines pull requests' builds may take at once */
+	int pr_max_per_author;	/* pull request builds (waiting or running) per author */
+	int pr_max_pending;	/* webhook events of one pull request not yet handled */
+	int pr_max_ports;	/* ports one pull request may change */
+	int max_webhook_kb;	/* largest webhook body */
 	/* [repository ID] */
 	struct mf_repository *repos;
 	size_t nrepos;

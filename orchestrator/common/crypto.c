@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,39 @@ int sha256_file(const char *path, char out[SHA256_HEX_LEN], uint64_t *size)
 	if (size)
 		*size = total;
 	return 0;
+}
+
+void hmac_sha256_hex(const void *key, size_t keylen, const void *data, size_t len,
+		     char out[SHA256_HEX_LEN])
+{
+	static const unsigned char none[1];
+	unsigned char md[32];
+	unsigned int n = 0;
+
+	if (keylen > INT32_MAX ||
+	    !HMAC(EVP_sha256(), keylen ? key : none, (int)keylen, len ? data : none, len, md,
+		  &n) ||
+	    n != sizeof(md)) {
+		fputs("mayfly: cannot compute HMAC-SHA256\n", stderr);
+		abort();
+	}
+	for (unsigned int i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	out[2 * n] = '\0';
+}
+
+int webhook_signature_ok(const void *secret, size_t secret_len, const void *body, size_t len,
+			 const char *header)
+{
+	static const char prefix[] = "sha256=";
+	char want[sizeof(prefix) - 1 + SHA256_HEX_LEN];
+
+	/* The length is no secret: only the digest is compared in constant time. */
+	if (!header || strnlen(header, sizeof(want)) != sizeof(want) - 1)
+		return 0;
+	memcpy(want, prefix, sizeof(prefix) - 1);
+	hmac_sha256_hex(secret, secret_len, body, len, want + sizeof(prefix) - 1);
+	return crypto_equal(want, header, sizeof(want) - 1);
 }
 
 int base64_decode(const char *in, size_t inlen, unsigned char **out, size_t *outlen)

@@ -1,5 +1,6 @@
 /*
- * crypto.h - the OpenSSL boundary: SHA-256, base64 and SSH key fingerprints.
+ * crypto.h - the OpenSSL boundary: SHA-256, HMAC-SHA256, base64 and SSH key
+ * fingerprints.
  * Digests are lowercase hex strings of 64 characters plus NUL.
  */
 #ifndef MAYFLY_CRYPTO_H
@@ -23,6 +24,19 @@ void sha256_digest(const void *data, size_t len, unsigned char out[32]);
 int crypto_equal(const void *a, const void *b, size_t len);
 /* Digest of a file's content; also returns its size when size != NULL. */
 int sha256_file(const char *path, char out[SHA256_HEX_LEN], uint64_t *size);
+
+/* HMAC-SHA256 of data under key, as lowercase hex (either may be empty). */
+void hmac_sha256_hex(const void *key, size_t keylen, const void *data, size_t len,
+		     char out[SHA256_HEX_LEN]);
+/*
+ * 1 when header (a forge's X-Hub-Signature-256) is exactly "sha256=" and
+ * the lowercase hex HMAC-SHA256 of body under secret, compared in constant
+ * time; 0 otherwise: NULL, empty, truncated or longer, another algorithm
+ * ("sha1=..."), or uppercase hex (GitHub sends lowercase, so nothing else
+ * is accepted). Never sets the error.
+ */
+int webhook_signature_ok(const void *secret, size_t secret_len, const void *body, size_t len,
+			 const char *header);
 
 /*
  * Decodes base64 (RFC 4648, padding required, no line breaks) into a new

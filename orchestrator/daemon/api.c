@@ -23,6 +23,8 @@
 #include "json/report.h"
 #include "ports/tree.h"
 #include "json/wire.h"
+#include "common/names.h"
+#include "daemon/hooks.h"
 #include "store/builds.h"
 #include "store/db.h"
 #include "buildrun/buildrun.h"
@@ -614,6 +616,65 @@ static struct http_response *package(struct api *a, int64_t id, const char *name
 	return resp;
 }
 
+/* A pull request: its head, its run and the packages only it can fetch. */
+static struct http_response *pull_request(struct api *a, const char *tree, int64_t number)
+{
+	struct mf_state *st = thread_state(a);
+	struct db_stmt *q;
+	struct buildrun *r = NULL;
+	struct report_pr_package *v = NULL;
+	struct build_record **recs = NULL;
+	size_t n = 0, nrecs = 0;
+	char *head = NULL, *state = NULL, *author = NULL, *json;
+	int64_t run = 0;
+
+	if (!st)
+		return fail(NULL);
+	if (db_prepare(st->db, &q, "SELECT head_sha, state, author, buildrun FROM pull_requests"
+				   " WHERE tree = ? AND number = ?") < 0)
+		return fail(NULL);
+	db_bind_text(q, 1, tree);
+	db_bind_int(q, 2, number);
+	if (db_step(q) == 1) {
+		head = xstrdup(db_col_text(q, 0));
+		state = xstrdup(db_col_text(q, 1));
+		author = xstrdup(db_col_text(q, 2));
+		run = db_col_is_null(q, 3) ? 0 : db_col_int(q, 3);
+	}
+	db_finalize(q);
+	if (!head) {
+		char *msg = xasprintf("tree '%.64s' has no pull request %lld", tree,
+				      (long long)number);
+		struct http_response *resp = error_response(404, msg, NULL);
+		free(msg);
+		return resp;
+	}
+	if (run && buildruns_get(st->db, run, &r) == 0) {
+		for (size_t i = 0; i < r->nports; i++) {
+			struct build_record *rec = NULL;
+			if (!r->ports[i].build_id || builds_get(st->db, r->ports[i].build_id, &rec) < 0)
+				continue;
+			recs = xrealloc(recs, (nrecs + 1) * sizeof(*recs));
+			recs[nrecs++] = rec;
+			for (size_t k = 0; k < rec->npackages; k++) {
+				v = xrealloc(v, (n + 1) * sizeof(*v));
+				v[n].build = rec->id;
+				v[n++].name = rec->packages[k].name;
+			}
+		}
+	}
+	json = report_pr_json(tree, number, head, state, author, run, r ? r->status : NULL, v, n);
+	for (size_t i = 0; i < nrecs; i++)
+		build_record_free(recs[i]);
+	free(recs);
+	free(v);
+	buildrun_free(r);
+	free(head);
+	free(state);
+	free(author);
+	return json_response(200, json);
+}
+
 static struct http_response *images(struct api *a)
 {
 	struct mf_state *st = thread_state(a);
@@ -703,6 +764,24 @@ static struct http_response *route(void *app, const struct http_request *req)
 		return get ? health(a) : not_allowed("GET");
 	if (strncmp(p, "/api/v1/", 8))
 		return error_response(404, "no such route", NULL);
+	/* Forges prove themselves by their signature (hooks.c), not a token. */
+	if (!strncmp(p, "/api/v1/hooks/", 14)) {
+		char forge[16], tree[128];
+		const char *f = p + 14, *slash = strchr(f, '/');
+		if (!slash || (size_t)(slash - f) >= sizeof(forge) || !slash[1] ||
+		    strchr(slash + 1, '/') || strlen(slash + 1) >= sizeof(tree))
+			return error_response(404, "no such route", NULL);
+		if (!post)
+			return not_allowed("POST");
+		snprintf(forge, sizeof(forge), "%.*s", (int)(slash - f), f);
+		snprintf(tree, sizeof(tree), "%s", slash + 1);
+		struct mf_state *st = thread_state(a);
+		char *json = NULL;
+		if (!st)
+			return fail(NULL);
+		int status = hooks_receive(st, &a->cfg, forge, tree, req, &json);
+		return json_response(status, json);
+	}
 	if (!authorized(a, req, &who)) {
 		resp = error_response(401, "missing or unknown token (Authorization: Bearer TOKEN)",
 				      NULL);
@@ -716,6 +795,12 @@ static struct http_response *route(void *app, const struct http_request *req)
 		resp = get ? images(a) : not_allowed("GET");
 	} else if (!strcmp(p, "buildruns")) {
 		resp = get ? buildruns(a) : not_allowed("GET");
+	} else if (!strncmp(p, "prs/", 4) && strchr(p + 4, '/') &&
+		   parse_id(strchr(p + 4, '/') + 1, &rest, &id) == 0 && !*rest) {
+		char tree[128];
+		snprintf(tree, sizeof(tree), "%.*s", (int)(strchr(p + 4, '/') - p - 4), p + 4);
+		resp = !get ? not_allowed("GET") : name_check_tree(tree) < 0 ?
+			error_response(404, mf_error_msg(), NULL) : pull_request(a, tree, id);
 	} else if (!strncmp(p, "buildruns/", 10) && parse_id(p + 10, &rest, &id) == 0 && !*rest) {
 		resp = get ? buildrun(a, id) : not_allowed("GET");
 	} else if (!strncmp(p, "builds/", 7) && parse_id(p + 7, &rest, &id) == 0) {

@@ -23,6 +23,7 @@
 #include "daemon/api.h"
 #include "daemon/poller.h"
 #include "daemon/publisher.h"
+#include "daemon/hooks.h"
 #include "daemon/scheduler.h"
 #include "machine/host.h"
 #include "machine/reconcile.h"
@@ -157,6 +158,7 @@ int main(int argc, char **argv)
 	struct scheduler *sched = NULL;
 	struct poller *poller = NULL;
 	struct publisher *publisher = NULL;
+	struct hooks *hooks = NULL;
 	struct api *api = NULL;
 	const char *config_path = NULL;
 	int c, check = 0, verbose = 0, drain = 0, lockfd = -1, port, sig, status = 0;
@@ -206,7 +208,7 @@ int main(int argc, char **argv)
 	}
 	fit_fd_limit(&cfg);
 	if (api_start(&api, &cfg, sched, &port) < 0 || poller_start(&poller, &cfg, sched) < 0 ||
-	    publisher_start(&publisher, &cfg) < 0) {
+	    publisher_start(&publisher, &cfg) < 0 || hooks_start(&hooks, &cfg, sched) < 0) {
 		log_warnx("%s", mf_error_msg());
 		status = mf_error_exit_code(mf_error_class());
 		goto out;
@@ -230,6 +232,8 @@ int main(int argc, char **argv)
 	poller = NULL;
 	publisher_stop(publisher);
 	publisher = NULL;
+	hooks_stop(hooks);
+	hooks = NULL;
 	if (drain) {
 		scheduler_drain(sched);
 		/* The API still answers (503 to new builds) while builds finish. */
@@ -250,6 +254,7 @@ int main(int argc, char **argv)
 out:
 	poller_stop(poller);
 	publisher_stop(publisher);
+	hooks_stop(hooks);
 	api_stop(api);
 	if (sched)
 		scheduler_stop(sched, 0);

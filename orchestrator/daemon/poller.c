@@ -1,6 +1,7 @@
 /* poller.c - see poller.h. */
 #include "daemon/poller.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,7 +80,27 @@ out:
 	return ret;
 }
 
+/* A poll and a pushed webhook never update one tree at once (and so never
+ * plan one commit twice: the second finds it processed). */
+static pthread_mutex_t update_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void poll_tree_locked(struct round *p, const char *name);
+
 static void poll_tree(struct round *p, const char *name)
+{
+	pthread_mutex_lock(&update_lock);
+	poll_tree_locked(p, name);
+	pthread_mutex_unlock(&update_lock);
+}
+
+void poller_update_tree(struct mf_state *st, const struct mf_config *cfg,
+			struct scheduler *sched, const char *tree)
+{
+	struct round p = { .st = st, .cfg = cfg, .sched = sched };
+	poll_tree(&p, tree);
+}
+
+static void poll_tree_locked(struct round *p, const char *name)
 {
 	struct tree *t = NULL;
 	struct update_plan plan;

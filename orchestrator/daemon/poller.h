@@ -11,8 +11,13 @@
 #define MAYFLY_POLLER_H
 
 struct mf_config;
+struct mf_state;
 struct poller;
 struct scheduler;
+
+/* One tree fetched and updated now, as a poll does (a push webhook). */
+void poller_update_tree(struct mf_state *st, const struct mf_config *cfg,
+			struct scheduler *sched, const char *tree);
 
 /* Starts the poller thread (none when poll_interval is 0: *out is NULL). */
 int poller_start(struct poller **out, const struct mf_config *cfg, struct scheduler *sched);

@@ -93,7 +93,7 @@ static void *worker_main(void *arg)
 		}
 		low = s->disk_low || s->draining;
 		pthread_mutex_unlock(&s->lock);
-		rc = low ? 0 : queue_claim(w->state->db, &id, &attempt);
+		rc = low ? 0 : queue_claim_fair(w->state->db, s->cfg.pr_max_vms, &id, &attempt);
 		if (rc < 0)
 			log_warnx("worker %d: %s", w->index, mf_error_msg());
 		if (rc <= 0) {

@@ -140,6 +140,10 @@ static json_t *tree_object(const struct tree *t)
 	json_object_set_new(o, "fetch_error", str_or_null(t->fetch_error));
 	json_object_set_new(o, "processed", str_or_null(t->processed));
 	json_object_set_new(o, "update_image", str_or_null(t->update_image));
+	json_object_set_new(o, "forge", str_or_null(t->forge));
+	json_object_set_new(o, "forge_repo", str_or_null(t->forge_repo));
+	json_object_set_new(o, "forge_api", str_or_null(t->forge_api_url));
+	json_object_set_new(o, "status_context", str_or_null(t->status_context));
 	json_object_set_new(o, "created", time_or_null(t->created));
 	return o;
 }
@@ -299,6 +303,43 @@ char *report_error_json(const char *msg, const char *field)
 	json_object_set_new(doc, "error", jstr(msg));
 	if (field)
 		json_object_set_new(doc, "field", jstr(field));
+	return dump(doc);
+}
+
+char *report_pr_json(const char *tree, int64_t number, const char *head, const char *state,
+		     const char *author, int64_t run, const char *run_status,
+		     const struct report_pr_package *v, size_t n)
+{
+	json_t *doc = json_object(), *pk = json_array();
+
+	json_object_set_new(doc, "tree", jstr(tree));
+	json_object_set_new(doc, "number", json_integer(number));
+	json_object_set_new(doc, "head", jstr(head));
+	json_object_set_new(doc, "state", jstr(state));
+	json_object_set_new(doc, "author", jstr(author));
+	json_object_set_new(doc, "buildrun", run > 0 ? json_integer(run) : json_null());
+	json_object_set_new(doc, "buildrun_status", str_or_null(run_status));
+	for (size_t i = 0; i < n; i++) {
+		char url[600];
+		snprintf(url, sizeof(url), "/api/v1/builds/%lld/packages/%s", (long long)v[i].build,
+			 v[i].name);
+		json_t *o = json_object();
+		json_object_set_new(o, "name", jstr(v[i].name));
+		json_object_set_new(o, "build", json_integer(v[i].build));
+		json_object_set_new(o, "url", jstr(url));
+		json_array_append_new(pk, o);
+	}
+	json_object_set_new(doc, "packages", pk);
+	return dump(doc);
+}
+
+char *report_note_json(const char *key, const char *text, int64_t id)
+{
+	json_t *doc = json_object();
+
+	json_object_set_new(doc, key, jstr(text));
+	if (id > 0)
+		json_object_set_new(doc, "id", json_integer(id));
 	return dump(doc);
 }
 

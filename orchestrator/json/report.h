@@ -22,6 +22,17 @@ char *report_record_json(const struct build_record *r);
 char *report_records_json(struct build_record *const *v, size_t n);
 /* {"error": msg, "field": field}: what the API answers to a bad request. */
 char *report_error_json(const char *msg, const char *field);
+/* A pull request as the API shows it: its run and the packages it made
+ * (each with its URL under /api/v1/builds/ID/packages/). */
+struct report_pr_package {
+	int64_t build;
+	const char *name;
+};
+char *report_pr_json(const char *tree, int64_t number, const char *head, const char *state,
+		     const char *author, int64_t run, const char *run_status,
+		     const struct report_pr_package *v, size_t n);
+/* {KEY: text[, "id": id]} (id <= 0: none), for short answers. */
+char *report_note_json(const char *key, const char *text, int64_t id);
 /* mayflyd's /healthz answer. */
 char *report_health_json(int accepting, int running, int queued, int max_vms, int disk_low);
 /* Percent-encodes a path segment (caller frees). */

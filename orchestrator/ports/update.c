@@ -104,7 +104,11 @@ int update_plan(struct mf_state *st, const struct update_opts *o, struct update_
 		ret = 0; /* the first update: it starts here */
 		goto out;
 	}
-	if (tree_mirror(st, t, &m) < 0 || port_index_build(m, p->to, &idx) < 0)
+	if (tree_mirror(st, t, &m) < 0)
+		goto out;
+	if (o->pull_request && mirror_merge_base(m, p->from, p->to, p->from) < 0)
+		goto out;
+	if (port_index_build(m, p->to, &idx) < 0)
 		goto out;
 	struct recipe_env env;
 	struct port_ctx c;
@@ -122,7 +126,7 @@ int update_plan(struct mf_state *st, const struct update_opts *o, struct update_
 		if (skipped)
 			strbuf_addstr(&skip, skipped);
 	}
-	if (add_retries(&c, o->tree, p, &skip) < 0)
+	if (!o->pull_request && add_retries(&c, o->tree, p, &skip) < 0)
 		goto out;
 	if (skip.len)
 		p->skipped = strbuf_detach(&skip);

@@ -44,6 +44,9 @@ struct update_opts {
 	const char *from;	/* NULL: the tree's last processed commit */
 	const char *to;		/* NULL: the tree's head */
 	int sync;		/* fetch the tree first (when to is NULL) */
+	/* A pull request's ports: from is its target branch, the changes are
+	 * counted from the merge base of from and to; no retries. */
+	int pull_request;
 };
 
 /*

@@ -107,10 +107,11 @@ int buildruns_insert(struct db *db, struct buildrun *r)
 	if (db_begin(db) < 0)
 		return -1;
 	if (db_execf(db, "INSERT INTO buildruns (tree, commit_id, image, kind, status, start, slots,"
-			 " source, priority, timeout, requested_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,"
-			 " ?, ?)", "tttttiitiit", r->tree, r->commit, r->image, r->kind, r->status,
-		     (int64_t)r->start, (int64_t)r->slots, r->source ? r->source : "vmctl",
-		     (int64_t)r->priority, (int64_t)r->timeout, r->requested_by) < 0)
+			 " source, priority, timeout, requested_by, pr) VALUES (?, ?, ?, ?, ?, ?, ?,"
+			 " ?, ?, ?, ?, ?)", "tttttiitiitn", r->tree, r->commit, r->image, r->kind,
+		     r->status, (int64_t)r->start, (int64_t)r->slots,
+		     r->source ? r->source : "vmctl", (int64_t)r->priority, (int64_t)r->timeout,
+		     r->requested_by, r->pr > 0 ? r->pr : -1) < 0)
 		goto fail;
 	r->id = db_last_insert_id(db);
 	for (size_t i = 0; i < r->nports; i++)
@@ -159,7 +160,7 @@ int buildruns_save(struct db *db, const struct buildrun *r)
 }
 
 #define RUN_COLUMNS "id, tree, commit_id, image, kind, status, start, end, slots, source, " \
-	"priority, timeout, requested_by"
+	"priority, timeout, requested_by, pr"
 
 static void *run_from_row(struct db_stmt *st)
 {
@@ -178,6 +179,7 @@ static void *run_from_row(struct db_stmt *st)
 	r->priority = (int)db_col_int(st, 10);
 	r->timeout = (int)db_col_int(st, 11);
 	r->requested_by = db_col_is_null(st, 12) ? NULL : xstrdup(db_col_text(st, 12));
+	r->pr = db_col_is_null(st, 13) ? 0 : db_col_int(st, 13);
 	return r;
 }
 

@@ -49,6 +49,7 @@ struct buildrun {
 	char *source;		/* "vmctl", "api" or "update" */
 	int priority, timeout;
 	char *requested_by;
+	int64_t pr;		/* a pull request's run: its number (source "pull-request") */
 	struct br_port *ports;
 	size_t nports;
 };

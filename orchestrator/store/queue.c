@@ -111,6 +111,11 @@ int queue_commit(struct db *db, int64_t id, const char *inputs)
 
 int queue_claim(struct db *db, int64_t *id, int *attempt)
 {
+	return queue_claim_fair(db, -1, id, attempt);
+}
+
+int queue_claim_fair(struct db *db, int max_pr_running, int64_t *id, int *attempt)
+{
 	struct db_stmt *st = NULL;
 	int rc, ret = -1;
 
@@ -128,11 +133,16 @@ int queue_claim(struct db *db, int64_t *id, int *attempt)
 		       "WHERE id = (SELECT b.id FROM builds b LEFT JOIN images i ON i.name = b.image "
 		       "            WHERE b.status = 'queued' AND b.cancel_requested = 0 "
 		       "            AND i.quarantined IS NULL "
+		       /* Pull requests' builds take at most ?3 machines (-1: any). */
+		       "            AND (b.source != 'pull-request' OR ?3 < 0 OR "
+		       "                 (SELECT count(*) FROM builds r WHERE r.status = 'running' "
+		       "                  AND r.source = 'pull-request') < ?3) "
 		       "            ORDER BY b.priority DESC, b.id LIMIT 1) "
 		       "RETURNING id, attempts") < 0)
 		goto fail;
 	db_bind_text(st, 1, ledger_self());
 	db_bind_int(st, 2, mf_wall_seconds());
+	db_bind_int(st, 3, max_pr_running);
 	rc = db_step(st);
 	if (rc < 0)
 		goto fail;

@@ -56,6 +56,10 @@ int queue_commit(struct db *db, int64_t id, const char *inputs);
  * claimed too, so that its attempt fails it with the reason.
  */
 int queue_claim(struct db *db, int64_t *id, int *attempt);
+/* The same, with builds of pull requests (source "pull-request") claimed only
+ * while fewer than max_pr_running of them run (-1: no limit), so a burst
+ * of pull requests cannot take every machine from the main branch. */
+int queue_claim_fair(struct db *db, int max_pr_running, int64_t *id, int *attempt);
 /* Ends an attempt with its outcome (status name and error). */
 int queue_attempt_end(struct db *db, int64_t id, int attempt, const char *status,
 		      const char *error);

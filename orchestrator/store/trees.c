@@ -11,7 +11,8 @@
 
 #define TREE_COLUMNS \
 	"name, url, branch, credentials, packager, allow_untested, allow_unsafe_sources, " \
-	"create_source_packages, head, fetched, fetch_error, processed, created, update_image"
+	"create_source_packages, head, fetched, fetch_error, processed, created, update_image, " \
+	"forge, webhook_secret_file, forge_api_url, forge_repo, forge_token_file, status_context"
 
 void tree_free(struct tree *t)
 {
@@ -26,6 +27,12 @@ void tree_free(struct tree *t)
 	free(t->fetch_error);
 	free(t->processed);
 	free(t->update_image);
+	free(t->forge);
+	free(t->webhook_secret_file);
+	free(t->forge_api_url);
+	free(t->forge_repo);
+	free(t->forge_token_file);
+	free(t->status_context);
 	free(t);
 }
 
@@ -47,6 +54,12 @@ static struct tree *tree_from_row(struct db_stmt *st)
 	t->processed = xstrdup_or_null(db_col_text(st, 11));
 	t->created = db_col_int(st, 12);
 	t->update_image = xstrdup_or_null(db_col_text(st, 13));
+	t->forge = xstrdup_or_null(db_col_text(st, 14));
+	t->webhook_secret_file = xstrdup_or_null(db_col_text(st, 15));
+	t->forge_api_url = xstrdup_or_null(db_col_text(st, 16));
+	t->forge_repo = xstrdup_or_null(db_col_text(st, 17));
+	t->forge_token_file = xstrdup_or_null(db_col_text(st, 18));
+	t->status_context = xstrdup_or_null(db_col_text(st, 19));
 	return t;
 }
 
@@ -204,4 +217,14 @@ void tree_retries_free(struct tree_retry *v, size_t n)
 		free(v[i].reason);
 	}
 	free(v);
+}
+
+int trees_set_forge(struct db *db, const char *name, const struct tree_forge *f)
+{
+	if (db_execf(db, "UPDATE trees SET forge = ?, webhook_secret_file = ?, forge_api_url = ?,"
+			 " forge_repo = ?, forge_token_file = ?, status_context = ? WHERE name = ?",
+		     "ttttttt", f->forge, f->webhook_secret_file, f->api_url, f->repo,
+		     f->token_file, f->context, name) < 0)
+		return -1;
+	return db_changes(db) ? 0 : mf_error(MF_E_USAGE, "unknown tree '%s'", name);
 }

@@ -34,7 +34,20 @@ struct tree {
 	char *processed;	/* update mode: the last commit processed, or NULL */
 	char *update_image;	/* mayflyd builds the changed ports on it; NULL: only fetches */
 	int64_t created;
+	/* Webhooks and commit statuses (vmctl tree set --forge ...); NULL: none */
+	char *forge;		/* "github" or "gitlab" */
+	char *webhook_secret_file; /* GitHub's webhook secret / GitLab's token, in a file */
+	char *forge_api_url;	/* "https://api.github.com", ".../api/v4" */
+	char *forge_repo;	/* "owner/name" (GitLab: the project's path or id) */
+	char *forge_token_file;	/* the token commit statuses are posted with */
+	char *status_context;	/* NULL: "mayfly/ARCH" */
 };
+
+/* The forge settings of a tree (NULL fields: none). */
+struct tree_forge {
+	const char *forge, *webhook_secret_file, *api_url, *repo, *token_file, *context;
+};
+int trees_set_forge(struct db *db, const char *name, const struct tree_forge *f);
 
 void tree_free(struct tree *t);
 

@@ -1,4 +1,4 @@
-/* test_crypto.c - SHA-256 and base64 (the OpenSSL boundary). */
+/* test_crypto.c - SHA-256, HMAC-SHA256 and base64 (the OpenSSL boundary). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -234,6 +234,76 @@ static void test_crypto_equal(void **state)
 	assert_true(crypto_equal("", "", 0));
 }
 
+/* RFC 4231's test case 2, and both inputs empty. */
+static void test_hmac_sha256_known(void **state)
+{
+	char hex[SHA256_HEX_LEN];
+	const char *d = "what do ya want for nothing?";
+
+	hmac_sha256_hex("Jefe", 4, d, strlen(d), hex);
+	assert_string_equal(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+	hmac_sha256_hex(NULL, 0, NULL, 0, hex);
+	assert_string_equal(hex, "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
+	hmac_sha256_hex("", 0, "", 0, hex);
+	assert_string_equal(hex, "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
+}
+
+#define GH_SECRET "It's a Secret to Everybody"
+#define GH_BODY "Hello, World!"
+#define GH_HEX "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+#define GH_SIG "sha256=" GH_HEX
+
+static int gh_ok(const char *secret, const char *body, const char *header)
+{
+	return webhook_signature_ok(secret, strlen(secret), body, strlen(body), header);
+}
+
+/* GitHub's documented example ("Validating webhook deliveries"). */
+static void test_webhook_signature_github_vector(void **state)
+{
+	assert_int_equal(gh_ok(GH_SECRET, GH_BODY, GH_SIG), 1);
+}
+
+static void test_webhook_signature_refuses(void **state)
+{
+	char sig[sizeof(GH_SIG)];
+	char hex[SHA256_HEX_LEN];
+
+	/* Wrong secret; a body one byte different (changed, longer, shorter). */
+	assert_int_equal(gh_ok("It's a Secret to Everybodz", GH_BODY, GH_SIG), 0);
+	assert_int_equal(gh_ok("", GH_BODY, GH_SIG), 0);
+	assert_int_equal(gh_ok(GH_SECRET, "Hello, World?", GH_SIG), 0);
+	assert_int_equal(gh_ok(GH_SECRET, "Hello, World!\n", GH_SIG), 0);
+	assert_int_equal(gh_ok(GH_SECRET, "Hello, World", GH_SIG), 0);
+	/* The header truncated, extended, or one digit off. */
+	memcpy(sig, GH_SIG, sizeof(sig));
+	sig[sizeof(sig) - 2] = '\0';
+	assert_int_equal(gh_ok(GH_SECRET, GH_BODY, sig), 0);
+	assert_int_equal(gh_ok(GH_SECRET, GH_BODY, "sha256="), 0);
+	assert_int_equal(gh_ok(GH_SECRET, GH_BODY, GH_SIG "7"), 0);
+	assert_int_equal(gh_ok(GH_SECRET, GH_BODY, GH_SIG " "), 0);
+	memcpy(sig, GH_SIG, sizeof(sig));
+	sig[sizeof(sig) - 2] = '8';
+	assert_int_equal(gh_ok(GH_SECRET, GH_BODY, sig), 0);
+	/* No prefix, another algorithm's prefix, another case. */
+	assert_int_equal(gh_ok(GH_SECRET, GH_BODY, GH_SIG + 7), 0);
+	assert_int_equal(gh_ok(GH_SECRET, GH_BODY, "sha1=" GH_HEX), 0);
+	assert_int_equal(gh_ok(GH_SECRET, GH_BODY, "SHA256=" GH_HEX), 0);
+	assert_int_equal(gh_ok(GH_SECRET, GH_BODY,
+			       "sha256=757107EA0EB2509FC211221CCE984B8A37570B6D7586C22C46F4379C8B043E17"),
+			 0);
+	/* A sha1= header carrying the right SHA-1 HMAC is still no SHA-256 one. */
+	assert_int_equal(gh_ok(GH_SECRET, GH_BODY, "sha1=01dc10d0c83e72ed246219cdd91669667fe2ca59"), 0);
+	/* Empty and missing headers. */
+	assert_int_equal(gh_ok(GH_SECRET, GH_BODY, ""), 0);
+	assert_int_equal(gh_ok(GH_SECRET, GH_BODY, NULL), 0);
+	/* An empty body is signed like any other. */
+	hmac_sha256_hex(GH_SECRET, strlen(GH_SECRET), "", 0, hex);
+	snprintf(sig, sizeof(sig), "sha256=%s", hex);
+	assert_int_equal(webhook_signature_ok(GH_SECRET, strlen(GH_SECRET), NULL, 0, sig), 1);
+	assert_int_equal(gh_ok(GH_SECRET, GH_BODY, sig), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -246,6 +316,9 @@ int main(void)
 		cmocka_unit_test(test_sha256_file),
 		cmocka_unit_test(test_ssh_key_fingerprint),
 		cmocka_unit_test(test_crypto_equal),
+		cmocka_unit_test(test_hmac_sha256_known),
+		cmocka_unit_test(test_webhook_signature_github_vector),
+		cmocka_unit_test(test_webhook_signature_refuses),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

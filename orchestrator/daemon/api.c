@@ -749,6 +749,11 @@ static struct http_response *not_allowed(const char *allow)
 	return r;
 }
 
+static const char *request_header(void *ctx, const char *name)
+{
+	return http_header(ctx, name);
+}
+
 static struct http_response *route(void *app, const struct http_request *req)
 {
 	struct api *a = app;
@@ -779,7 +784,9 @@ static struct http_response *route(void *app, const struct http_request *req)
 		char *json = NULL;
 		if (!st)
 			return fail(NULL);
-		int status = hooks_receive(st, &a->cfg, forge, tree, req, &json);
+		struct hook_request hr = { .body = req->body, .len = req->body_len,
+					   .header = request_header, .ctx = (void *)req };
+		int status = hooks_receive(st, &a->cfg, forge, tree, &hr, &json);
 		return json_response(status, json);
 	}
 	if (!authorized(a, req, &who)) {

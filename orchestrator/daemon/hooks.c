@@ -15,7 +15,6 @@
 #include "common/names.h"
 #include "common/strbuf.h"
 #include "common/util.h"
-#include "daemon/http.h"
 #include "daemon/poller.h"
 #include "daemon/scheduler.h"
 #include "daemon/ticker.h"
@@ -121,7 +120,7 @@ static const char *kind_name(enum forge_kind k)
 }
 
 int hooks_receive(struct mf_state *st, const struct mf_config *cfg, const char *forge_s,
-		  const char *tree_name, const struct http_request *req, char **json)
+		  const char *tree_name, const struct hook_request *req, char **json)
 {
 	enum forge forge;
 	struct tree *t = NULL;
@@ -134,7 +133,7 @@ int hooks_receive(struct mf_state *st, const struct mf_config *cfg, const char *
 	*json = NULL;
 	if (forge_parse_name(forge_s, &forge) < 0)
 		return answer(json, 404, "error", "no such route", -1);
-	if (req->body_len > (size_t)cfg->max_webhook_kb * 1024)
+	if (req->len > (size_t)cfg->max_webhook_kb * 1024)
 		return answerf(json, 413, "error", "the body is over max_webhook_kb (%d KiB)",
 			       cfg->max_webhook_kb);
 	if (name_check_tree(tree_name) < 0 || trees_get(st->db, tree_name, &t) < 0)
@@ -152,9 +151,9 @@ int hooks_receive(struct mf_state *st, const struct mf_config *cfg, const char *
 		goto out;
 	}
 	int ok = forge == FORGE_GITHUB ?
-		webhook_signature_ok(secret, slen, req->body ? req->body : "", req->body_len,
-				     http_header(req, "X-Hub-Signature-256")) :
-		token_ok(secret, slen, http_header(req, "X-Gitlab-Token"));
+		webhook_signature_ok(secret, slen, req->body ? req->body : "", req->len,
+				     req->header(req->ctx, "X-Hub-Signature-256")) :
+		token_ok(secret, slen, req->header(req->ctx, "X-Gitlab-Token"));
 	if (!ok) {
 		log_info("webhook for tree %s: refused, %s", tree_name,
 			 forge == FORGE_GITHUB ? "no or a wrong X-Hub-Signature-256" :
@@ -164,16 +163,16 @@ int hooks_receive(struct mf_state *st, const struct mf_config *cfg, const char *
 				"missing or wrong X-Gitlab-Token", -1);
 		goto out;
 	}
-	const char *event = http_header(req, forge == FORGE_GITHUB ? "X-GitHub-Event" :
+	const char *event = req->header(req->ctx, forge == FORGE_GITHUB ? "X-GitHub-Event" :
 								     "X-Gitlab-Event");
 	if (!event) {
 		status = answer(json, 400, "error", forge == FORGE_GITHUB ?
 				"no X-GitHub-Event header" : "no X-Gitlab-Event header", -1);
 		goto out;
 	}
-	delivery = delivery_id(http_header(req, forge == FORGE_GITHUB ? "X-GitHub-Delivery" :
+	delivery = delivery_id(req->header(req->ctx, forge == FORGE_GITHUB ? "X-GitHub-Delivery" :
 									"X-Gitlab-Event-UUID"),
-			       req->body ? req->body : "", req->body_len);
+			       req->body ? req->body : "", req->len);
 	/* A delivery seen before does nothing (the forge redelivers, or someone replays it). */
 	struct db_stmt *q;
 	int seen = -1;
@@ -191,7 +190,7 @@ int hooks_receive(struct mf_state *st, const struct mf_config *cfg, const char *
 				 "again", delivery);
 		goto out;
 	}
-	if (forge_parse_event(forge, event, req->body ? req->body : "", req->body_len, &ev) < 0) {
+	if (forge_parse_event(forge, event, req->body ? req->body : "", req->len, &ev) < 0) {
 		status = answer(json, 400, "error", mf_error_msg(), -1);
 		goto out;
 	}
@@ -226,12 +225,13 @@ int hooks_receive(struct mf_state *st, const struct mf_config *cfg, const char *
 		int64_t pending = count(st->db, "SELECT count(*) FROM webhook_events WHERE tree = ?1"
 						" AND number = ?2 AND processed IS NULL", tree_name,
 					number);
+		/* The author's other pull requests (a push to this one replaces its run). */
 		int64_t mine = count(st->db, "SELECT count(*) FROM buildruns WHERE source ="
 					     " 'pull-request' AND end = 0 AND requested_by = ?1"
-					     " AND ?2 = ?2", ev.author, 0);
+					     " AND pr != ?2", ev.author, number);
 		int64_t queued_by = count(st->db, "SELECT count(*) FROM webhook_events WHERE"
-						  " author = ?1 AND processed IS NULL AND ?2 = ?2",
-					  ev.author, 0);
+						  " author = ?1 AND processed IS NULL AND number != ?2",
+					  ev.author, number);
 		if (ev.kind != FE_PR_CLOSE && pending >= cfg->pr_max_pending) {
 			note = xasprintf("pull request #%lld already has %lld events waiting "
 					 "(pr_max_pending %d): try again later", (long long)number,

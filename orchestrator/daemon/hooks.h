@@ -26,15 +26,24 @@
 #ifndef MAYFLY_HOOKS_H
 #define MAYFLY_HOOKS_H
 
-struct http_request;
+#include <stddef.h>
+
 struct mf_config;
 struct mf_state;
 struct scheduler;
 struct hooks;
 
+/* A delivery as it arrived: the raw body and the request's headers. */
+struct hook_request {
+	const char *body;	/* may be NULL when empty */
+	size_t len;
+	const char *(*header)(void *ctx, const char *name); /* NULL when absent */
+	void *ctx;
+};
+
 /* Answers one webhook delivery: its HTTP status, *json its body. */
 int hooks_receive(struct mf_state *st, const struct mf_config *cfg, const char *forge,
-		  const char *tree, const struct http_request *req, char **json);
+		  const char *tree, const struct hook_request *req, char **json);
 
 /* Starts the thread that handles what webhooks recorded and sends statuses. */
 int hooks_start(struct hooks **out, const struct mf_config *cfg, struct scheduler *sched);

@@ -219,6 +219,34 @@ static void test_claim_order(void **state)
 	}
 }
 
+/* Pull requests' builds take at most max_pr_running machines; the branch's go first then. */
+static void test_claim_fair(void **state)
+{
+	struct db *db = fdb(state);
+	int64_t p1 = enqueue(db, 0), p2 = enqueue(db, 0), main1 = enqueue(db, 0), id = 0;
+	int attempt = 0;
+
+	exec_id(db, "UPDATE builds SET source = 'pull-request' WHERE id <= ?", p2);
+	assert_int_equal(queue_claim_fair(db, 1, &id, &attempt), 1);
+	assert_int_equal(id, p1);
+	/* One pull request build runs: the next one waits, the branch's goes. */
+	assert_int_equal(queue_claim_fair(db, 1, &id, &attempt), 1);
+	assert_int_equal(id, main1);
+	assert_int_equal(queue_claim_fair(db, 1, &id, &attempt), 0);
+	assert_status(db, p2, "queued");
+	/* When it ends, the other may run. */
+	exec_id(db, "UPDATE builds SET status = 'succeeded' WHERE id = ?", p1);
+	assert_int_equal(queue_claim_fair(db, 1, &id, &attempt), 1);
+	assert_int_equal(id, p2);
+	/* 0: no machine for pull requests at all; -1: no limit. */
+	int64_t p3 = enqueue(db, 0);
+	exec_id(db, "UPDATE builds SET source = 'pull-request' WHERE id = ?", p3);
+	exec_id(db, "UPDATE builds SET status = 'succeeded' WHERE id = ?", p2);
+	assert_int_equal(queue_claim_fair(db, 0, &id, &attempt), 0);
+	assert_int_equal(queue_claim_fair(db, -1, &id, &attempt), 1);
+	assert_int_equal(id, p3);
+}
+
 static void test_claim_skips_quarantined(void **state)
 {
 	struct db *db = fdb(state);
@@ -613,6 +641,7 @@ int main(void)
 		T(test_submit_defaults),
 		T(test_queue_max),
 		T(test_claim_order),
+		T(test_claim_fair),
 		T(test_claim_skips_quarantined),
 		T(test_claim_unknown_image),
 		T(test_requeue_honours_cancel),

@@ -261,6 +261,26 @@ static int secret_file_check(const char *opt, const char *path)
 	return 0;
 }
 
+/* A webhook secret signs every request: a short one is guessed (an empty one
+ * signs anything). Its trailing newline does not count. */
+static int webhook_secret_check(const char *path)
+{
+	char *s = NULL;
+	size_t len = 0;
+
+	if (secret_file_check("--webhook-secret-file", path) < 0 ||
+	    mf_read_file(path, 4096, &s, &len) < 0)
+		return -1;
+	while (len && (s[len - 1] == '\n' || s[len - 1] == '\r'))
+		len--;
+	explicit_bzero(s, len);
+	free(s);
+	if (len < 16)
+		return mf_error(MF_E_USAGE, "--webhook-secret-file '%s' holds a secret of %zu bytes: "
+				"use at least 16 (openssl rand -hex 32 > FILE)", path, len);
+	return 0;
+}
+
 int cmd_tree_set(const struct vmctl_cmd *cmd, int argc, char **argv)
 {
 	enum { O_UPDATE = 256, O_NO_UPDATE, O_FORGE, O_NO_FORGE, O_REPO, O_API, O_TOKEN, O_SECRET,
@@ -335,7 +355,7 @@ int cmd_tree_set(const struct vmctl_cmd *cmd, int argc, char **argv)
 					   f.repo);
 		if (f.context && shell_words_check("--status-context", f.context) < 0)
 			return vmctl_fail();
-		if (secret_file_check("--webhook-secret-file", f.webhook_secret_file) < 0 ||
+		if (webhook_secret_check(f.webhook_secret_file) < 0 ||
 		    (f.token_file && secret_file_check("--forge-token-file", f.token_file) < 0))
 			return vmctl_fail();
 	}

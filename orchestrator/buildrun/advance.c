@@ -174,6 +174,54 @@ int buildrun_advance_slot(struct mf_state *st, int64_t run, int64_t build, const
 	return rc;
 }
 
+int buildrun_cancel(struct mf_state *st, int64_t id, const char *why, int64_t **cancelling,
+		    size_t *n)
+{
+	struct buildrun *r = NULL;
+	int ret = -1;
+
+	*cancelling = NULL;
+	*n = 0;
+	pthread_mutex_lock(&advance_lock);
+	if (buildruns_get(st->db, id, &r) < 0)
+		goto out;
+	ret = 0;
+	if (r->end > 0)
+		goto out;
+	for (size_t i = 0; i < r->nports; i++) {
+		struct br_port *p = &r->ports[i];
+		char *state = NULL;
+		if (p->build_id && queue_cancel(st->db, p->build_id, &state) == 0 && state &&
+		    !strcmp(state, "cancelling")) {
+			*cancelling = xrealloc(*cancelling, (*n + 1) * sizeof(**cancelling));
+			(*cancelling)[(*n)++] = p->build_id;
+		}
+		free(state);
+		if (p->state != BR_COMPLETE && p->state != BR_FAILED && p->state != BR_SKIPPED) {
+			p->state = BR_LOST;
+			free(p->reason);
+			p->reason = xstrdup(why);
+		}
+		if (buildruns_save_port(st->db, r->id, p) < 0)
+			goto out;
+	}
+	free(r->status);
+	r->status = xstrdup(why);
+	r->end = (double)mf_wall_seconds();
+	char origin[32];
+	snprintf(origin, sizeof(origin), "run:%lld", (long long)r->id);
+	if (pkgindex_remove_origin(st->db, origin) < 0 || buildruns_save(st->db, r) < 0) {
+		ret = -1;
+		goto out;
+	}
+	log_info("build run %lld: %s", (long long)r->id, why);
+	ret = 1;
+out:
+	pthread_mutex_unlock(&advance_lock);
+	buildrun_free(r);
+	return ret;
+}
+
 int buildrun_advance_open(struct mf_state *st)
 {
 	int64_t *ids;

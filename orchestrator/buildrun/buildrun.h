@@ -102,6 +102,16 @@ int buildrun_advance(struct mf_state *st, int64_t run, int *queued);
 /* The same, noting that build runs in slot. */
 int buildrun_advance_slot(struct mf_state *st, int64_t run, int64_t build, const char *slot,
 			  int *queued);
+/*
+ * Ends a run that has not ended, with why as its status: its builds
+ * cancelled (those running listed in *cancelling, for the scheduler to
+ * interrupt; caller frees), ports that had not ended lost with why, its
+ * packages out of the index. Serialized with buildrun_advance(), so a build
+ * ending at the same moment cannot bring it back. 1 if it ended it, 0 if it
+ * had ended already.
+ */
+int buildrun_cancel(struct mf_state *st, int64_t id, const char *why, int64_t **cancelling,
+		    size_t *n);
 int buildrun_advance_open(struct mf_state *st);
 /* The run build id belongs to is advanced (nothing when it has none);
  * slot (may be NULL) is the machine slot it runs in ("vm-2"), for status.json. */

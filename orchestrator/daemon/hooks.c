@@ -21,6 +21,7 @@
 #include "forge/status.h"
 #include "json/forge.h"
 #include "json/report.h"
+#include "ports/mirror.h"
 #include "ports/tree.h"
 #include "ports/update.h"
 #include "store/buildruns.h"
@@ -33,6 +34,7 @@
 #include "store/trees.h"
 
 #define HOOKS_INTERVAL_S 1
+#define HOOK_SECRET_MIN 16
 
 static int answer(char **json, int status, const char *key, const char *text, int64_t id)
 {
@@ -56,7 +58,8 @@ static int answerf(char **json, int status, const char *key, const char *fmt, ..
 	return status;
 }
 
-/* The tree's secret, its trailing newline cut (caller wipes and frees). */
+/* The tree's secret, its trailing newline cut (caller wipes and frees); one
+ * shorter than HOOK_SECRET_MIN is refused: an empty key signs anything. */
 static char *read_secret(const char *path, size_t *len)
 {
 	char *s = NULL;
@@ -65,6 +68,13 @@ static char *read_secret(const char *path, size_t *len)
 		return NULL;
 	while (*len && (s[*len - 1] == '\n' || s[*len - 1] == '\r'))
 		s[--*len] = '\0';
+	if (*len < HOOK_SECRET_MIN) {
+		explicit_bzero(s, *len);
+		free(s);
+		mf_error(MF_E_USAGE, "the webhook secret in '%s' is shorter than %d bytes", path,
+			 HOOK_SECRET_MIN);
+		return NULL;
+	}
 	return s;
 }
 
@@ -108,6 +118,16 @@ static int64_t count(struct db *db, const char *sql, const char *a, int64_t b)
 	return n;
 }
 
+/* The event is the tree's repository's (a group hook sends others' too). */
+static int repo_matches(const struct tree *t, const struct forge_event *ev)
+{
+	if (!t->forge_repo || !ev->repo)
+		return 1;
+	if (ev->project_id > 0 && strspn(t->forge_repo, "0123456789") == strlen(t->forge_repo))
+		return strtoll(t->forge_repo, NULL, 10) == ev->project_id;
+	return !strcmp(ev->repo, t->forge_repo);
+}
+
 static const char *kind_name(enum forge_kind k)
 {
 	switch (k) {
@@ -136,18 +156,19 @@ int hooks_receive(struct mf_state *st, const struct mf_config *cfg, const char *
 	if (req->len > (size_t)cfg->max_webhook_kb * 1024)
 		return answerf(json, 413, "error", "the body is over max_webhook_kb (%d KiB)",
 			       cfg->max_webhook_kb);
-	if (name_check_tree(tree_name) < 0 || trees_get(st->db, tree_name, &t) < 0)
-		return answer(json, 404, "error", mf_error_msg(), -1);
-	if (!t->forge || strcmp(t->forge, forge_s)) {
-		status = answerf(json, 404, "error", "tree '%s' takes no webhooks from %s",
-				 tree_name, forge_s);
+	/* The same answer for a tree that does not exist and one that takes no
+	 * webhooks from this forge: nothing about trees is told unauthenticated. */
+	if (name_check_tree(tree_name) < 0 || trees_get(st->db, tree_name, &t) < 0 ||
+	    !t->forge || strcmp(t->forge, forge_s)) {
+		status = answer(json, 404, "error", "no webhook at this address", -1);
 		goto out;
 	}
 	/* Nothing of the body is read before it is known to come from the forge. */
 	secret = read_secret(t->webhook_secret_file, &slen);
 	if (!secret) {
 		log_warnx("webhook for tree %s: %s", tree_name, mf_error_msg());
-		status = answer(json, 500, "error", "the tree's webhook secret cannot be read", -1);
+		status = answer(json, 500, "error", "the tree's webhook secret cannot be used (see "
+				"mayflyd's log)", -1);
 		goto out;
 	}
 	int ok = forge == FORGE_GITHUB ?
@@ -173,13 +194,22 @@ int hooks_receive(struct mf_state *st, const struct mf_config *cfg, const char *
 	delivery = delivery_id(req->header(req->ctx, forge == FORGE_GITHUB ? "X-GitHub-Delivery" :
 									"X-Gitlab-Event-UUID"),
 			       req->body ? req->body : "", req->len);
-	/* A delivery seen before does nothing (the forge redelivers, or someone replays it). */
+	/*
+	 * A delivery seen before does nothing: by its id (the forge redelivers)
+	 * or by its body (a captured delivery resent under a new id: the
+	 * signature covers the body only).
+	 */
+	char body_sha[SHA256_HEX_LEN];
+	struct sha256 *h = sha256_new();
+	sha256_update(h, req->body ? req->body : "", req->len);
+	sha256_finish(h, body_sha);
 	struct db_stmt *q;
 	int seen = -1;
 	if (db_prepare(st->db, &q, "SELECT count(*) FROM webhook_deliveries WHERE tree = ? AND"
-				   " delivery = ?") == 0) {
+				   " (delivery = ? OR body_sha256 = ?)") == 0) {
 		db_bind_text(q, 1, tree_name);
 		db_bind_text(q, 2, delivery);
+		db_bind_text(q, 3, body_sha);
 		if (db_step(q) == 1)
 			seen = (int)db_col_int(q, 0);
 		db_finalize(q);
@@ -205,8 +235,7 @@ int hooks_receive(struct mf_state *st, const struct mf_config *cfg, const char *
 		status = 200;
 	} else if (ev.kind == FE_IGNORED) {
 		note = xasprintf("ignored: %s", ev.ignored);
-	} else if (t->forge_repo && ev.repo && strcmp(ev.repo, t->forge_repo) &&
-		   forge == FORGE_GITHUB) {
+	} else if (!repo_matches(t, &ev)) {
 		note = xasprintf("this hook is for %s, the event is for %s", t->forge_repo,
 				 ev.repo);
 		status = 403;
@@ -251,10 +280,16 @@ int hooks_receive(struct mf_state *st, const struct mf_config *cfg, const char *
 	}
 	/* Recorded once, with the delivery: a replay finds it and does nothing. */
 	int64_t id = 0;
-	if (status < 300 && db_begin(st->db) == 0) {
-		int rc = db_execf(st->db, "INSERT INTO webhook_deliveries (tree, delivery, received,"
-					  " event) VALUES (?, ?, ?, ?)", "ttit", tree_name, delivery,
-				  (int64_t)time(NULL), event);
+	int begun = status < 300 ? db_begin(st->db) : -1;
+	if (status < 300 && begun < 0) {
+		/* Not recorded: the forge must know, so that it delivers it again. */
+		log_warnx("webhook for tree %s: %s", tree_name, mf_error_msg());
+		status = answer(json, 503, "error", "the event could not be recorded: deliver it "
+				"again later", -1);
+	} else if (status < 300) {
+		int rc = db_execf(st->db, "INSERT INTO webhook_deliveries (tree, delivery,"
+					  " body_sha256, received, event) VALUES (?, ?, ?, ?, ?)",
+				  "tttit", tree_name, delivery, body_sha, (int64_t)time(NULL), event);
 		if (rc == 0 && sha && status == 202)
 			rc = db_execf(st->db, "INSERT INTO webhook_events (tree, delivery, kind, number,"
 					      " sha, base_ref, author, received) VALUES (?, ?, ?, ?, ?,"
@@ -271,7 +306,9 @@ int hooks_receive(struct mf_state *st, const struct mf_config *cfg, const char *
 					 "done again", delivery);
 		} else {
 			db_rollback(st->db);
-			status = answer(json, 500, "error", mf_error_msg(), -1);
+			log_warnx("webhook for tree %s: %s", tree_name, mf_error_msg());
+			status = answer(json, 503, "error", "the event could not be recorded: deliver "
+					"it again later", -1);
 		}
 	} else {
 		status = answer(json, status, status < 300 ? "note" : "error", note, -1);
@@ -329,86 +366,74 @@ static void status_of(struct mf_state *st, const struct mf_config *cfg, const st
 		xasprintf("%s/api/v1/buildruns/%lld", cfg->public_url, (long long)run) : NULL;
 }
 
-static void post_status(struct mf_state *st, const struct mf_config *cfg, const struct tree *t,
-			const char *image, const char *sha, int64_t run, const char *state,
-			const char *description)
+static int post_status(struct mf_state *st, const struct mf_config *cfg, const struct tree *t,
+		       const char *image, const char *sha, int64_t run, const char *state,
+		       const char *description)
 {
 	struct forge_status s;
+	int rc;
 
 	if (!t->forge)
-		return;
+		return 0; /* the tree takes no statuses (any more) */
 	status_of(st, cfg, t, image, sha, run, &s);
 	s.state = (char *)state;
 	s.description = (char *)description;
-	if (statuses_enqueue(st->db, &s, NULL) < 0)
+	rc = statuses_enqueue(st->db, &s, NULL);
+	if (rc < 0)
 		log_warnx("tree %s: a %s status for %.12s: %s", t->name, state, sha, mf_error_msg());
 	else
 		log_info("tree %s: %s status for %.12s queued: %s", t->name, state, sha, description);
 	free(s.repo);
 	free(s.context);
 	free(s.target_url);
+	return rc;
 }
 
-/* Cancels what is left of a pull request's run, which ends with why as its
- * status; 1 if it had not ended. */
+/* Ends a pull request's run (see buildrun_cancel()); 1 if it had not ended. */
 static int cancel_run(struct mf_state *st, struct scheduler *sched, int64_t run, const char *why)
 {
-	struct buildrun *r = NULL;
+	int64_t *ids = NULL;
+	size_t n = 0;
+	int rc = buildrun_cancel(st, run, why, &ids, &n);
 
-	if (buildruns_get(st->db, run, &r) < 0)
-		return 0;
-	if (r->end > 0) {
-		buildrun_free(r);
-		return 0;
-	}
-	for (size_t i = 0; i < r->nports; i++) {
-		struct br_port *p = &r->ports[i];
-		char *state = NULL;
-		if (p->build_id && queue_cancel(st->db, p->build_id, &state) == 0 && state &&
-		    !strcmp(state, "cancelling"))
-			scheduler_cancel(sched, p->build_id);
-		free(state);
-		if (p->state == BR_SCHEDULED || p->state == BR_BLOCKED) {
-			p->state = BR_LOST;
-			free(p->reason);
-			p->reason = xstrdup(why);
-			buildruns_save_port(st->db, r->id, p);
-		}
-	}
-	free(r->status);
-	r->status = xstrdup(why);
-	r->end = (double)time(NULL);
-	if (buildruns_save(st->db, r) < 0)
+	for (size_t i = 0; i < n; i++)
+		scheduler_cancel(sched, ids[i]);
+	free(ids);
+	if (rc < 0)
 		log_warnx("build run %lld: %s", (long long)run, mf_error_msg());
-	else
-		log_info("build run %lld (pull request): %s", (long long)run, why);
-	buildrun_free(r);
-	return 1;
+	return rc > 0;
 }
 
-struct pr_row {
-	int64_t run;
-	char *sha;
-};
-
-static int pr_get(struct db *db, const char *tree, int64_t number, struct pr_row *out)
+/* Ends every open run of pull request number; the heads they built get an
+ * "error" status saying why (unless it is head, built again). */
+static void cancel_pr_runs(struct mf_state *st, const struct mf_config *cfg,
+			   struct scheduler *sched, const struct tree *t, int64_t number,
+			   const char *head, const char *why)
 {
-	struct db_stmt *st;
-	int rc;
+	struct db_stmt *q;
+	struct { int64_t id; char *sha; } *v = NULL;
+	size_t n = 0;
 
-	memset(out, 0, sizeof(*out));
-	if (db_prepare(db, &st, "SELECT buildrun, head_sha FROM pull_requests WHERE tree = ?"
-				" AND number = ?") < 0)
-		return -1;
-	db_bind_text(st, 1, tree);
-	db_bind_int(st, 2, number);
-	rc = db_step(st);
-	if (rc == 1) {
-		out->run = db_col_is_null(st, 0) ? 0 : db_col_int(st, 0);
-		out->sha = xstrdup(db_col_text(st, 1));
+	if (db_prepare(st->db, &q, "SELECT id, commit_id FROM buildruns WHERE source ="
+				   " 'pull-request' AND tree = ? AND pr = ? AND end = 0") < 0)
+		return;
+	db_bind_text(q, 1, t->name);
+	db_bind_int(q, 2, number);
+	while (db_step(q) == 1) {
+		v = xrealloc(v, (n + 1) * sizeof(*v));
+		v[n].id = db_col_int(q, 0);
+		v[n++].sha = xstrdup(db_col_text(q, 1));
 	}
-	db_finalize(st);
-	return rc < 0 ? -1 : 0;
+	db_finalize(q);
+	for (size_t i = 0; i < n; i++) {
+		if (cancel_run(st, sched, v[i].id, why) && (!head || strcmp(v[i].sha, head)))
+			post_status(st, cfg, t, t->update_image, v[i].sha, v[i].id, "error", why);
+		/* Its final status is this one: not reported again. */
+		db_execf(st->db, "UPDATE pull_requests SET reported = 1 WHERE tree = ? AND"
+				 " buildrun = ?", "ti", t->name, v[i].id);
+		free(v[i].sha);
+	}
+	free(v);
 }
 
 /* A pull request opened or pushed to: its changed ports as a build run. */
@@ -418,34 +443,54 @@ static void pr_build(struct mf_state *st, const struct mf_config *cfg, struct sc
 {
 	struct update_plan plan;
 	struct buildrun *r = NULL;
-	struct pr_row old;
 	char **ports = NULL;
 	char desc[200];
 
 	memset(&plan, 0, sizeof(plan));
-	if (pr_get(st->db, t->name, number, &old) == 0 && old.run) {
-		char why[80];
-		snprintf(why, sizeof(why), "superseded by %.12s", sha);
-		/* The older head's status says why it never got a final one. */
-		if (cancel_run(st, sched, old.run, why) && strcmp(old.sha, sha))
-			post_status(st, cfg, t, t->update_image, old.sha, old.run, "error", why);
+	/* Fetched first: an event older than the pull request's head is stale
+	 * (a late redelivery, or one replayed) and changes nothing. */
+	if (tree_sync(st, t->name, NULL) < 0) {
+		log_warnx("tree %s: pull request #%lld: %s", t->name, (long long)number,
+			  mf_error_msg());
+		post_status(st, cfg, t, t->update_image, sha, 0, "error",
+			    "the tree could not be fetched; push again to retry");
+		strbuf_addf(result, "not built: %s", mf_error_msg());
+		return;
 	}
-	free(old.sha);
+	char ref[64], now[MIRROR_ID_LEN];
+	snprintf(ref, sizeof(ref), !strcmp(t->forge, "gitlab") ? "refs/merge-requests/%lld/head" :
+								 "refs/pull/%lld/head", (long long)number);
+	if (tree_resolve(st, t->name, ref, 0, now) == 0 && strcmp(now, sha)) {
+		strbuf_addf(result, "stale: %s is now %.12s, not %.12s", ref, now, sha);
+		return;
+	}
+	snprintf(desc, sizeof(desc), "superseded by %.12s", sha);
+	cancel_pr_runs(st, cfg, sched, t, number, sha, desc);
 	db_execf(st->db, "INSERT OR REPLACE INTO pull_requests (tree, number, head_sha, base_ref,"
 			 " author, state, buildrun, reported, updated) VALUES (?, ?, ?, ?, ?, 'open',"
 			 " NULL, 0, ?)", "tittti", t->name, number, sha, t->branch, author,
 		 (int64_t)time(NULL));
+	if (cfg->pr_max_vms <= 0) {
+		post_status(st, cfg, t, NULL, sha, 0, "error",
+			    "pull requests are not built here (pr_max_vms = 0)");
+		strbuf_addstr(result, "pr_max_vms = 0");
+		return;
+	}
 	if (!t->update_image) {
 		post_status(st, cfg, t, NULL, sha, 0, "error",
 			    "the tree has no image to build on (vmctl tree set --update-image)");
 		strbuf_addstr(result, "no image");
 		return;
 	}
-	/* The head, fetched with the pull request refs. */
+	/* The ports changed since the merge base with the branch. */
 	struct update_opts o = { .tree = t->name, .image = t->update_image, .from = t->branch,
 				 .to = sha, .pull_request = 1 };
-	if (tree_sync(st, t->name, NULL) < 0 || update_plan(st, &o, &plan) < 0) {
-		snprintf(desc, sizeof(desc), "%s", mf_error_msg());
+	if (update_plan(st, &o, &plan) < 0) {
+		/* A recipe's own error helps its author; an infrastructure one is logged. */
+		snprintf(desc, sizeof(desc), "%s", mf_error_class() == MF_E_USAGE ? mf_error_msg() :
+			 "Mayfly could not plan the build; see its log");
+		log_warnx("tree %s: pull request #%lld: %s", t->name, (long long)number,
+			  mf_error_msg());
 		post_status(st, cfg, t, t->update_image, sha, 0, "error", desc);
 		strbuf_addf(result, "not built: %s", mf_error_msg());
 		goto out;
@@ -470,15 +515,27 @@ static void pr_build(struct mf_state *st, const struct mf_config *cfg, struct sc
 		.kind = "build", .slots = cfg->pr_max_vms > 0 ? cfg->pr_max_vms : 1,
 		.source = "pull-request", .requested_by = author, .pr = number,
 	};
-	if (buildrun_plan(st, &po, &r) < 0 || buildrun_advance(st, r->id, NULL) < 0) {
-		snprintf(desc, sizeof(desc), "%s", mf_error_msg());
-		post_status(st, cfg, t, t->update_image, sha, r ? r->id : 0, "error", desc);
+	if (buildrun_plan(st, &po, &r) < 0) {
+		snprintf(desc, sizeof(desc), "%s", mf_error_class() == MF_E_USAGE ? mf_error_msg() :
+			 "Mayfly could not plan the build; see its log");
+		log_warnx("tree %s: pull request #%lld: %s", t->name, (long long)number,
+			  mf_error_msg());
+		post_status(st, cfg, t, t->update_image, sha, 0, "error", desc);
+		strbuf_addf(result, "not built: %s", mf_error_msg());
+		goto out;
+	}
+	/* Linked before its builds are queued: a crash after this leaves a run
+	 * that the next event of this pull request finds and supersedes. */
+	db_execf(st->db, "UPDATE pull_requests SET buildrun = ? WHERE tree = ? AND number = ?",
+		 "iti", r->id, t->name, number);
+	if (buildrun_advance(st, r->id, NULL) < 0) {
+		log_warnx("tree %s: pull request #%lld: %s", t->name, (long long)number,
+			  mf_error_msg());
+		cancel_run(st, sched, r->id, "Mayfly could not queue the builds; see its log");
 		strbuf_addf(result, "not built: %s", mf_error_msg());
 		goto out;
 	}
 	scheduler_wake(sched);
-	db_execf(st->db, "UPDATE pull_requests SET buildrun = ? WHERE tree = ? AND number = ?",
-		 "iti", r->id, t->name, number);
 	snprintf(desc, sizeof(desc), "building %zu port%s", plan.n, plan.n == 1 ? "" : "s");
 	post_status(st, cfg, t, t->update_image, sha, r->id, "pending", desc);
 	strbuf_addf(result, "build run %lld: %s", (long long)r->id, desc);
@@ -488,7 +545,7 @@ out:
 	update_plan_release(&plan);
 }
 
-static void handle_event(struct mf_state *st, const struct mf_config *cfg,
+static int handle_event(struct mf_state *st, const struct mf_config *cfg,
 			 struct scheduler *sched, int64_t id, const char *tree, const char *kind,
 			 int64_t number, const char *sha, const char *author)
 {
@@ -501,22 +558,21 @@ static void handle_event(struct mf_state *st, const struct mf_config *cfg,
 		poller_update_tree(st, cfg, sched, tree);
 		strbuf_addstr(&result, "tree updated");
 	} else if (!strcmp(kind, "pr-close")) {
-		struct pr_row pr;
-		if (pr_get(st->db, tree, number, &pr) == 0 && pr.run)
-			cancel_run(st, sched, pr.run, "cancelled: the pull request was closed");
+		cancel_pr_runs(st, cfg, sched, t, number, NULL,
+			       "cancelled: the pull request was closed");
 		db_execf(st->db, "UPDATE pull_requests SET state = 'closed', updated = ? WHERE"
 				 " tree = ? AND number = ?", "iti", (int64_t)time(NULL), tree, number);
 		strbuf_addstr(&result, "closed");
-		free(pr.sha);
 	} else {
 		pr_build(st, cfg, sched, t, number, sha, author, &result);
 	}
-	db_execf(st->db, "UPDATE webhook_events SET processed = ?, result = ? WHERE id = ?", "iti",
-		 (int64_t)time(NULL), strbuf_str(&result), id);
+	int rc = db_execf(st->db, "UPDATE webhook_events SET processed = ?, result = ? WHERE id = ?",
+			  "iti", (int64_t)time(NULL), strbuf_str(&result), id);
 	log_info("webhook event %lld (tree %s, %s): %s", (long long)id, tree, kind,
 		 strbuf_str(&result));
 	strbuf_release(&result);
 	tree_free(t);
+	return rc;
 }
 
 /* Pull requests whose run ended get their final status. */
@@ -565,11 +621,14 @@ static void report_ended(struct mf_state *st, const struct mf_config *cfg)
 			else
 				snprintf(desc, sizeof(desc), "%zu port%s built", built,
 					 built == 1 ? "" : "s");
-			post_status(st, cfg, t, r->image, v[i].sha, r->id, state, desc);
+			int posted = post_status(st, cfg, t, r->image, v[i].sha, r->id, state, desc);
 			strbuf_release(&names);
+			if (posted < 0)
+				goto next; /* tried again next round */
 		}
 		db_execf(st->db, "UPDATE pull_requests SET reported = 1 WHERE tree = ? AND number = ?"
 				 " AND buildrun = ?", "tii", v[i].tree, v[i].number, v[i].run);
+next:
 		buildrun_free(r);
 		tree_free(t);
 		free(v[i].tree);
@@ -584,6 +643,8 @@ static int hooks_round(struct ticker *tk, struct mf_state *st, const struct mf_c
 	struct hooks *h = arg;
 	struct db_stmt *q;
 
+	/* Runs that ended get their status before an event can replace them. */
+	report_ended(st, cfg);
 	/* What webhooks recorded, oldest first, one at a time. */
 	while (!ticker_stopping(tk)) {
 		int64_t id = 0, number = 0;
@@ -601,15 +662,19 @@ static int hooks_round(struct ticker *tk, struct mf_state *st, const struct mf_c
 			author = xstrdup_or_null(db_col_text(q, 5));
 		}
 		db_finalize(q);
-		if (id)
-			handle_event(st, cfg, h->sched, id, tree, kind, number, sha,
-				     author ? author : "");
+		int rc = id ? handle_event(st, cfg, h->sched, id, tree, kind, number, sha,
+					   author ? author : "") : 0;
 		free(tree);
 		free(kind);
 		free(sha);
 		free(author);
 		if (!id)
 			break;
+		if (rc < 0) {
+			/* Not marked: handled again next round, not in a tight loop. */
+			log_warnx("webhook event %lld: %s", (long long)id, mf_error_msg());
+			break;
+		}
 	}
 	report_ended(st, cfg);
 	struct forge_send_stats stats;

@@ -1,6 +1,8 @@
 /* tree.c - see tree.h. */
 #include "ports/tree.h"
 
+#include <pthread.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -226,6 +228,8 @@ out:
 	return ret;
 }
 
+static pthread_mutex_t sync_lock = PTHREAD_MUTEX_INITIALIZER;
+
 int tree_sync(struct mf_state *st, const char *name, struct tree **out)
 {
 	struct tree *t = NULL;
@@ -236,7 +240,11 @@ int tree_sync(struct mf_state *st, const char *name, struct tree **out)
 		*out = NULL;
 	if (trees_get(st->db, name, &t) < 0)
 		return -1;
+	/* One fetch at a time in a process: mayflyd's poller and webhook threads
+	 * may sync one tree at once, and a mirror takes one writer. */
+	pthread_mutex_lock(&sync_lock);
 	ret = fetch(st, t, head);
+	pthread_mutex_unlock(&sync_lock);
 	tree_free(t);
 	if (ret == 0 && out)
 		ret = trees_get(st->db, name, out);

@@ -56,6 +56,14 @@ git -C "$UP" commit -q -a -m "beta 3 fixed"
 PR1C=$(git -C "$UP" rev-parse HEAD)
 git -C "$UP" checkout -q master
 git -C "$UP" update-ref refs/pull/1/head "$PR1"
+# Pull request 2 changes both ports: more than pr_max_ports (1).
+git -C "$UP" checkout -q -b pr2
+recipe app-misc/alpha alpha 2 true
+recipe app-misc/beta beta 2 true
+git -C "$UP" commit -q -a -m "alpha 2, beta 2"
+PR2=$(git -C "$UP" rev-parse HEAD)
+git -C "$UP" checkout -q master
+git -C "$UP" update-ref refs/pull/2/head "$PR2"
 
 # The forge stand-in: statuses land in $FORGE_LOG.
 FORGE_LOG=$TEST_TMP/forge.log
@@ -71,7 +79,7 @@ printf '%s\n' "$SECRET" > "$TEST_TMP/hook.secret"
 printf 'ghp_forgetoken\n' > "$TEST_TMP/forge.token"
 chmod 600 "$TEST_TMP/hook.secret" "$TEST_TMP/forge.token"
 
-write_config "max_vms = 2" "pr_max_vms = 1" "max_webhook_kb = 64" "[daemon]" \
+write_config "max_vms = 2" "pr_max_vms = 1" "pr_max_ports = 1" "max_webhook_kb = 64" "[daemon]" \
 	"poll_interval = 0" "public_url = http://mayfly.invalid" \
 	"[repository local]" "type = local" "path = $TEST_TMP/repo" "name = T" "vendor = T" \
 	"summary = T" "priority = 1" "architecture = x86_64" "identifier = t" "publish_trees = up"
@@ -197,6 +205,68 @@ except Exception: pass
 	test ! -e "$TEST_TMP/listen.hit"
 	old=$(sql "SELECT id FROM buildruns WHERE commit_id = '\''$PR1B'\''")
 	sql "SELECT status FROM buildruns WHERE id = $old" | grep -q "^superseded"
+	assert_no_leaks
+'
+
+test_expect 'GitLab: a merge request hook with the token; its status in GitLab'\''s shape; too many ports are not built' '
+	printf "%s\n" "$SECRET" > "$TEST_TMP/gl.secret"; chmod 600 "$TEST_TMP/gl.secret"
+	run_vmctl tree add gl "$UP"; expect_rc 0
+	run_vmctl tree set gl --update-image tg --forge gitlab --forge-repo haiku/ports \
+		--forge-api "$FORGE/api/v4" --webhook-secret-file "$TEST_TMP/gl.secret" \
+		--forge-token-file "$TEST_TMP/forge.token"
+	expect_rc 0
+	mr="{\"object_kind\":\"merge_request\",\"event_type\":\"merge_request\",\"user\":{\"username\":\"gluser\"},\"project\":{\"id\":7,\"path_with_namespace\":\"haiku/ports\"},\"object_attributes\":{\"iid\":2,\"action\":\"open\",\"target_branch\":\"master\",\"source_branch\":\"pr2\",\"last_commit\":{\"id\":\"$PR2\"}}}"
+	url=$(cat "$TEST_TMP/daemon.url")/api/v1/hooks/gitlab/gl
+	code=$(curl -s -o "$TEST_TMP/stdout" -w "%{http_code}" -X POST -H "X-Gitlab-Event: Merge Request Hook" \
+		-H "X-Gitlab-Token: wrong" --data-binary "$mr" "$url")
+	expect_code 401
+	git -C "$UP" update-ref refs/merge-requests/2/head "$PR2"
+	code=$(curl -s -o "$TEST_TMP/stdout" -w "%{http_code}" -X POST -H "X-Gitlab-Event: Merge Request Hook" \
+		-H "X-Gitlab-Token: $SECRET" -H "X-Gitlab-Event-UUID: 5f3e1a2b-0c4d-4e5f-8a9b-0c1d2e3f4a5b" \
+		--data-binary "$mr" "$url")
+	expect_code 202
+	i=0
+	until grep -q "/api/v4/projects/haiku%2Fports/statuses/$PR2" "$FORGE_LOG" 2>/dev/null; do
+		i=$((i + 1)); [ $i -le 300 ] || { tail -20 "$TEST_TMP/daemon.log"; exit 1; }; sleep 0.2
+	done
+	grep "/api/v4/projects/haiku%2Fports/statuses/$PR2" "$FORGE_LOG" | tail -1 > "$TEST_TMP/req"
+	jq -r ".headers[] | select(.[0] == \"PRIVATE-TOKEN\") | .[1]" "$TEST_TMP/req" | grep -qx ghp_forgetoken
+	jq -r .body "$TEST_TMP/req" | tr "&" "\n" > "$TEST_TMP/form"
+	grep -qx "state=failed" "$TEST_TMP/form"
+	grep -q "^name=mayfly.*x86_64" "$TEST_TMP/form"
+	grep -q "^description=2.*ports.*changed" "$TEST_TMP/form"
+	expect_eq "$(sql "SELECT count(*) FROM buildruns WHERE commit_id = '\''$PR2'\''")" 0
+	run_vmctl tree rm gl; expect_rc 0
+'
+
+test_expect 'a push to the branch updates the tree once, however often it is delivered' '
+	# The first push only sets where updates start (as the first poll does).
+	push="{\"ref\":\"refs/heads/master\",\"after\":\"$BASE\",\"repository\":{\"full_name\":\"haiku/ports\"},\"pusher\":{\"name\":\"dev\"}}"
+	hook push p-1 "$push"; expect_code 202
+	i=0
+	until [ "$(sql "SELECT processed FROM trees WHERE name = '\''up'\''")" = "$BASE" ]; do
+		i=$((i + 1)); [ $i -le 100 ] || exit 1; sleep 0.2
+	done
+	recipe app-misc/alpha alpha 2 true
+	git -C "$UP" commit -q -a -m "alpha 2 on master"
+	M2=$(git -C "$UP" rev-parse HEAD)
+	push="{\"ref\":\"refs/heads/master\",\"after\":\"$M2\",\"repository\":{\"full_name\":\"haiku/ports\"},\"pusher\":{\"name\":\"dev\"}}"
+	hook push p-2 "$push"; expect_code 202
+	# Again, as the forge redelivers it, and under another id, as a replay would.
+	hook push p-2 "$push"; expect_code 200
+	hook push p-3 "$push"; expect_code 200; expect_stdout "received before"
+	i=0
+	until [ "$(sql "SELECT count(*) FROM webhook_events WHERE kind = '\''push'\'' AND processed IS NULL")" = 0 ]; do
+		i=$((i + 1)); [ $i -le 100 ] || exit 1; sleep 0.2
+	done
+	expect_eq "$(sql "SELECT count(*) FROM buildruns WHERE kind = '\''update'\'' AND commit_id = '\''$M2'\''")" 1
+	expect_eq "$(sql "SELECT processed FROM trees WHERE name = '\''up'\''")" "$M2"
+	run=$(sql "SELECT id FROM buildruns WHERE kind = '\''update'\''")
+	i=0
+	until [ "$(sql "SELECT end > 0 FROM buildruns WHERE id = $run")" = 1 ]; do
+		i=$((i + 1)); [ $i -le 600 ] || exit 1; sleep 0.5
+	done
+	expect_eq "$(sql "SELECT port || \" \" || state FROM buildrun_ports WHERE run = $run")" "alpha-1.0 complete"
 	assert_no_leaks
 '
 

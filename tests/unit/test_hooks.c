@@ -63,6 +63,13 @@ int buildrun_advance(struct mf_state *st, int64_t run, int *queued)
 	return -1;
 }
 
+int buildrun_cancel(struct mf_state *st, int64_t id, const char *why, int64_t **c, size_t *n)
+{
+	(void)st, (void)id, (void)why, (void)c, (void)n;
+	fail_msg("hooks_receive cancelled a build run");
+	return -1;
+}
+
 #define SECRET "It's a Secret to Everybody"
 #define HEAD "0123456789abcdef0123456789abcdef01234567"
 #define HEAD2 "89abcdef0123456789abcdef0123456789abcdef"
@@ -221,10 +228,11 @@ static void test_routes_and_limits(void **state)
 	struct env *e = *state;
 	char *body = pr("opened", 1, HEAD, "alice", "master");
 
+	/* Unknown trees and trees without webhooks look the same from outside. */
 	assert_int_equal(deliver(e, "github", "nope", "ping", "x", "{}", NULL), 404);
-	answer_has("nope");
+	answer_has("no webhook at this address");
 	assert_int_equal(deliver(e, "github", "plain", "ping", "x", "{}", NULL), 404);
-	answer_has("takes no webhooks from github");
+	answer_has("no webhook at this address");
 	assert_int_equal(deliver(e, "gitlab", "gh", "ping", "x", "{}", NULL), 404);
 	assert_int_equal(deliver(e, "bitbucket", "gh", "ping", "x", "{}", NULL), 404);
 	assert_int_equal(deliver(e, "github", "a;b", "ping", "x", "{}", NULL), 404);
@@ -280,7 +288,9 @@ static void test_recorded_once_and_limited(void **state)
 	assert_int_equal(events(e), 1);
 	/* Per pull request: pr_max_pending (2) events waiting. */
 	assert_int_equal(deliver(e, "github", "gh", "pull_request", "e-2", sync1, NULL), 202);
-	assert_int_equal(deliver(e, "github", "gh", "pull_request", "e-3", sync1, NULL), 429);
+	char *sync1b = pr("synchronize", 1, HEAD, "alice", "master");
+	assert_int_equal(deliver(e, "github", "gh", "pull_request", "e-3", sync1b, NULL), 429);
+	free(sync1b);
 	answer_has("pull request #1 already has 2 events waiting");
 	/* Per author: pr_max_per_author (1) pull requests; another one of hers waits. */
 	assert_int_equal(deliver(e, "github", "gh", "pull_request", "e-4", open2, NULL), 429);
@@ -303,9 +313,16 @@ static void test_recorded_once_and_limited(void **state)
 	assert_int_equal(deliver(e, "github", "gh", "push", "e-8", side, NULL), 202);
 	answer_has("ignored: a push to dev");
 	assert_int_equal(events(e), 5);
-	/* A delivery without an id is known by its body. */
-	assert_int_equal(deliver(e, "github", "gh", "push", "", push, NULL), 202);
-	assert_int_equal(deliver(e, "github", "gh", "push", "", push, NULL), 200);
+	/* A body seen before is a replay, under any delivery id (the signature
+	 * covers the body only); without an id too. */
+	assert_int_equal(deliver(e, "github", "gh", "push", "e-9", push, NULL), 200);
+	answer_has("received before");
+	char *push2 = xasprintf("{\"ref\":\"refs/heads/master\",\"after\":\"%s\",\"repository\":"
+				"{\"full_name\":\"haiku/ports\"},\"pusher\":{\"name\":\"bob\"}}", HEAD2);
+	assert_int_equal(deliver(e, "github", "gh", "push", "", push2, NULL), 202);
+	assert_int_equal(deliver(e, "github", "gh", "push", "", push2, NULL), 200);
+	assert_int_equal(events(e), 6);
+	free(push2);
 	free(open1);
 	free(sync1);
 	free(open2);
@@ -313,6 +330,25 @@ static void test_recorded_once_and_limited(void **state)
 	free(bob);
 	free(push);
 	free(side);
+}
+
+/* A short secret (an empty one would sign anything) is never used. */
+static void test_short_secret(void **state)
+{
+	struct env *e = *state;
+	char *path = xasprintf("%s/secret", e->f->dir);
+
+	assert_int_equal(mf_write_file_atomic(path, "\n", 1, 0600), 0);
+	char *body = pr("opened", 1, HEAD, "alice", "master");
+	char hex[SHA256_HEX_LEN], sig[80];
+	hmac_sha256_hex("", 0, body, strlen(body), hex);
+	snprintf(sig, sizeof(sig), "sha256=%s", hex);
+	assert_int_equal(deliver(e, "github", "gh", "pull_request", "s-1", body, sig), 500);
+	assert_int_equal(deliver(e, "gitlab", "gl", "Push Hook", "s-2", "{}", ""), 500);
+	assert_int_equal(events(e), 0);
+	assert_int_equal(deliveries(e), 0);
+	free(body);
+	free(path);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -323,6 +359,7 @@ int main(void)
 		T(test_signatures),
 		T(test_routes_and_limits),
 		T(test_recorded_once_and_limited),
+		T(test_short_secret),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

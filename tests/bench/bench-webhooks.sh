@@ -58,7 +58,7 @@ pr_max_pending = 100000
 disk_reserve_mb = 0
 EOF
 export MAYFLY_CONFIG=$work/mayfly.conf
-dpid= fpid= inst=
+dpid='' fpid='' inst=''
 sql() { sqlite3 -cmd ".timeout 5000" "$MAYFLY_STATE_DIR/state.db" "$1"; }
 cleanup() {
 	trap - EXIT
@@ -214,16 +214,19 @@ report() {
 }
 
 # Waits until the hooks thread handled every recorded event and sent every
-# status; prints how long that took after the last answer.
+# status (or dropped it for a newer one of the same commit: they all name
+# the base); prints how long that took after the last answer.
 drain() {
 	local t0=$EPOCHREALTIME
 	until [ "$(sql "SELECT (SELECT count(*) FROM webhook_events WHERE processed IS NULL) +
-		(SELECT count(*) FROM forge_statuses WHERE sent IS NULL)")" = 0 ]; do
+		(SELECT count(*) FROM forge_statuses WHERE outcome IS NULL)")" = 0 ]; do
 		sleep 0.1
 	done
-	echo "  the hooks thread handled $(sql "SELECT count(*) FROM webhook_events WHERE
-		delivery LIKE '$1%'") pull-request events and sent their statuses" \
+	echo "  the hooks thread handled the $(sql "SELECT count(*) FROM webhook_events WHERE
+		delivery LIKE '$1-%'") recorded pull-request events and sent their statuses" \
 		"$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.1f", b - a}') s after the last answer"
+	echo "  statuses so far: $(sql "SELECT group_concat(n || ' ' || o, ', ') FROM (SELECT
+		outcome AS o, count(*) AS n FROM forge_statuses GROUP BY outcome)")"
 }
 
 prepare a
@@ -234,7 +237,7 @@ echo
 echo "(a) idle mayflyd"
 t0=$EPOCHREALTIME
 send a
-echo "  sent in $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.1f", b - a}') s"
+echo "  sent in (wall, with a curl started per delivery) $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.1f", b - a}') s"
 report a
 drain a
 
@@ -246,7 +249,7 @@ until [ "$(curl -s "$MAYFLY_URL/healthz" | jq .running)" -ge 2 ]; do sleep 0.5; 
 echo "  before: $(curl -s "$MAYFLY_URL/healthz" | jq -c '{running, queued}')"
 t0=$EPOCHREALTIME
 send b
-echo "  sent in $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.1f", b - a}') s"
+echo "  sent in (wall, with a curl started per delivery) $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.1f", b - a}') s"
 echo "  after:  $(curl -s "$MAYFLY_URL/healthz" | jq -c '{running, queued}')"
 report b
 drain b
@@ -273,7 +276,7 @@ for n in $PRS; do
 	code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "X-GitHub-Event: pull_request" \
 		-H "X-GitHub-Delivery: c-$(printf '%08x' "$n")" -H "X-Hub-Signature-256: $sig" \
 		-H 'Content-Type: application/json' --data-binary @"$work/open.$n" "$HOOK_URL")
-	tp= tf= final=
+	tp='' tf='' final=''
 	deadline=$(( $(date +%s) + 300 ))
 	while [ -z "$tf" ] && [ "$(date +%s)" -lt "$deadline" ]; do
 		s=$(states "$sha")

@@ -271,11 +271,18 @@ test_expect 'a push to the branch updates the tree once, however often it is del
 '
 
 test_expect 'a failing port gives a failure status naming it; closing the pull request ends its run' '
-	git -C "$UP" update-ref refs/pull/1/head "$PR1B"
-	hook pull_request d-13 "$(pr_body synchronize 1 "$PR1B")"; expect_code 202
-	wait_status "$PR1B" failure
-	statuses "$PR1B" | grep -qx "failure:0 ports built, 1 failed: beta"
-	hook pull_request d-14 "$(pr_body closed 1 "$PR1B")"; expect_code 202
+	git -C "$UP" checkout -q pr1
+	recipe app-misc/beta beta 4 "echo mayfly-fail"
+	git -C "$UP" commit -q -a -m "beta 4 fails"
+	PR1E=$(git -C "$UP" rev-parse HEAD)
+	git -C "$UP" checkout -q master
+	git -C "$UP" update-ref refs/pull/1/head "$PR1E"
+	hook pull_request d-13 "$(pr_body synchronize 1 "$PR1E")"; expect_code 202
+	wait_status "$PR1E" failure
+	statuses "$PR1E" | grep -qx "failure:0 ports built, 1 failed: beta"
+	# An old delivery of an older head, sent again under a new id, is a replay.
+	hook pull_request d-99 "$(pr_body synchronize 1 "$PR1B")"; expect_code 200
+	hook pull_request d-14 "$(pr_body closed 1 "$PR1E")"; expect_code 202
 	i=0
 	until [ "$(sql "SELECT state FROM pull_requests WHERE number = 1")" = closed ]; do
 		i=$((i + 1)); [ $i -le 100 ] || exit 1; sleep 0.1

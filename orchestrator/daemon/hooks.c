@@ -436,6 +436,20 @@ static void cancel_pr_runs(struct mf_state *st, const struct mf_config *cfg,
 	free(v);
 }
 
+/* A pull request that cannot be built: its status says why. A recipe's own
+ * error helps its author; an infrastructure one stays in the log. */
+static void not_built(struct mf_state *st, const struct mf_config *cfg, const struct tree *t,
+		      int64_t number, const char *sha, struct strbuf *result)
+{
+	char desc[200];
+
+	snprintf(desc, sizeof(desc), "%s", mf_error_class() == MF_E_USAGE ? mf_error_msg() :
+		 "Mayfly could not plan the build; see its log");
+	log_warnx("tree %s: pull request #%lld: %s", t->name, (long long)number, mf_error_msg());
+	strbuf_addf(result, "not built: %s", mf_error_msg());
+	post_status(st, cfg, t, t->update_image, sha, 0, "error", desc);
+}
+
 /* A pull request opened or pushed to: its changed ports as a build run. */
 static void pr_build(struct mf_state *st, const struct mf_config *cfg, struct scheduler *sched,
 		     const struct tree *t, int64_t number, const char *sha, const char *author,
@@ -486,13 +500,7 @@ static void pr_build(struct mf_state *st, const struct mf_config *cfg, struct sc
 	struct update_opts o = { .tree = t->name, .image = t->update_image, .from = t->branch,
 				 .to = sha, .pull_request = 1 };
 	if (update_plan(st, &o, &plan) < 0) {
-		/* A recipe's own error helps its author; an infrastructure one is logged. */
-		snprintf(desc, sizeof(desc), "%s", mf_error_class() == MF_E_USAGE ? mf_error_msg() :
-			 "Mayfly could not plan the build; see its log");
-		log_warnx("tree %s: pull request #%lld: %s", t->name, (long long)number,
-			  mf_error_msg());
-		post_status(st, cfg, t, t->update_image, sha, 0, "error", desc);
-		strbuf_addf(result, "not built: %s", mf_error_msg());
+		not_built(st, cfg, t, number, sha, result);
 		goto out;
 	}
 	if (plan.n == 0) {
@@ -516,12 +524,7 @@ static void pr_build(struct mf_state *st, const struct mf_config *cfg, struct sc
 		.source = "pull-request", .requested_by = author, .pr = number,
 	};
 	if (buildrun_plan(st, &po, &r) < 0) {
-		snprintf(desc, sizeof(desc), "%s", mf_error_class() == MF_E_USAGE ? mf_error_msg() :
-			 "Mayfly could not plan the build; see its log");
-		log_warnx("tree %s: pull request #%lld: %s", t->name, (long long)number,
-			  mf_error_msg());
-		post_status(st, cfg, t, t->update_image, sha, 0, "error", desc);
-		strbuf_addf(result, "not built: %s", mf_error_msg());
+		not_built(st, cfg, t, number, sha, result);
 		goto out;
 	}
 	/* Linked before its builds are queued: a crash after this leaves a run

@@ -9,13 +9,13 @@
 #  3. the unit tests and the daemon's integration tests (API, build runs, publishing,
 #     webhooks) again, built with
 #     AddressSanitizer + UBSan, then with ThreadSanitizer: any report fails
-#  4. each fuzzer (libFuzzer) for a short time from its seeds
+#  4. each fuzzer (libFuzzer) for 20 s from its seeds
 #
 # With arguments (integration test files), runs steps 1 and 2 for those only.
 set -eu
 . "$(dirname "$0")/common.sh"
 
-FUZZ_SECONDS=${MAYFLY_FUZZ_SECONDS:-30}
+FUZZ_SECONDS=${MAYFLY_FUZZ_SECONDS:-20}
 
 install_deps
 build_mayfly
@@ -34,18 +34,19 @@ MAYFLY_VMCTL=$build/vmctl MAYFLY_TESTGUEST=$guest \
 [ $# -eq 0 ] || { say "the named integration tests passed"; exit 0; }
 
 # Reports of every sanitized process (vmctl, mayflyd, unit tests) go to
-# files in $1; the run fails when one appears.
+# files in LOGS; the run fails when one appears. The integration tests
+# named after LOGS run with the sanitized vmctl and mayflyd.
 sanitized_run() {
 	name=$1 dir=$2 logs=$3
+	shift 3
 	rm -rf "$logs"
 	mkdir -p "$logs"
 	say "unit tests under $name"
 	(cd "$dir" && ctest --output-on-failure) || die "unit tests under $name failed"
-	say "daemon API and build run integration tests under $name"
+	say "integration tests under $name: $*"
 	MAYFLY_VMCTL=$dir/vmctl MAYFLY_TESTGUEST=$guest \
-		sh "$top/tests/integration/run.sh" t0500-daemon-api.sh t0610-buildrun.sh \
-		t0700-publish.sh t0800-webhooks.sh ||
-		die "the daemon API, build run, publish or webhook test under $name failed"
+		sh "$top/tests/integration/run.sh" "$@" ||
+		die "an integration test under $name failed"
 	if ls "$logs"/* >/dev/null 2>&1; then
 		head -60 "$logs"/*
 		die "$name reported errors (above; all in $logs)"
@@ -59,11 +60,17 @@ build_variant asan -DENABLE_SANITIZERS=ON
 ASAN_OPTIONS=log_path=$logs/asan/asan:detect_leaks=1:abort_on_error=1 \
 LSAN_OPTIONS=suppressions=$supp/lsan.supp:print_suppressions=0 \
 UBSAN_OPTIONS=log_path=$logs/asan/ubsan:print_stacktrace=1:halt_on_error=1 \
-	sanitized_run "ASan+UBSan" "$build-asan" "$logs/asan"
+	sanitized_run "ASan+UBSan" "$build-asan" "$logs/asan" \
+	t0500-daemon-api.sh t0610-buildrun.sh t0700-publish.sh t0800-webhooks.sh
 
 build_variant tsan -DENABLE_TSAN=ON
+# The threads that changed most recently: build run slots, the publisher,
+# the webhook thread (t0500's HTTP server threads run under ASan above and
+# were checked under TSan before; left out here to keep the suite within
+# 45 minutes on two cores).
 TSAN_OPTIONS=log_path=$logs/tsan/tsan:suppressions=$supp/tsan.supp:second_deadlock_stack=1 \
-	sanitized_run "TSan" "$build-tsan" "$logs/tsan"
+	sanitized_run "TSan" "$build-tsan" "$logs/tsan" \
+	t0610-buildrun.sh t0700-publish.sh t0800-webhooks.sh
 
 say "fuzzers, $FUZZ_SECONDS s each"
 # Only the fuzz targets: their libraries are instrumented for libFuzzer.

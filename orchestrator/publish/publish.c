@@ -469,6 +469,16 @@ static int sign_repo(const struct mf_repository *r, const char *repo, const char
 	return -1;
 }
 
+struct meta_name {
+	char *name;
+	size_t index;
+};
+
+static int cmp_meta_name(const void *a, const void *b)
+{
+	return strcmp(((const struct meta_name *)a)->name, ((const struct meta_name *)b)->name);
+}
+
 /* The index step: the new repo and its companions, written in order. */
 static int step_index(struct mf_state *st, const struct mf_repository *r, struct target *t,
 		      struct publish *p, struct publish_result *res)
@@ -477,6 +487,7 @@ static int step_index(struct mf_state *st, const struct mf_repository *r, struct
 	size_t nlive = 0, n = 0;
 	struct hpkr_repo old = { 0 };
 	struct hpkg_file oldinfo = { 0 };
+	struct meta_name *names = NULL;
 	struct hpkr_package *pkgs = NULL;
 	struct hpkr_package *fresh = NULL;
 	struct repo_info ri;
@@ -493,6 +504,18 @@ static int step_index(struct mf_state *st, const struct mf_repository *r, struct
 		goto out;
 	fresh = xcalloc(p->nitems ? p->nitems : 1, sizeof(*fresh));
 	pkgs = xcalloc(nlive + p->nitems + 1, sizeof(*pkgs));
+	/* The metadata's file names, each made and checked once, sorted to be
+	 * looked up (a repository holds thousands). */
+	names = xcalloc(oldinfo.n_pkgs + 1, sizeof(*names));
+	for (size_t j = 0; j < oldinfo.n_pkgs; j++) {
+		names[j].name = hpkg_file_name(&oldinfo.pkgs[j]);
+		names[j].index = j;
+		if (package_file_check(names[j].name) < 0) {
+			mf_error_wrap("the metadata of repository '%s'", r->id);
+			goto out;
+		}
+	}
+	qsort(names, oldinfo.n_pkgs, sizeof(*names), cmp_meta_name);
 	/* Live packages that stay, from the metadata copy; checksum holds the file name
 	 * while sorting. */
 	for (size_t i = 0; i < nlive; i++) {
@@ -505,24 +528,15 @@ static int step_index(struct mf_state *st, const struct mf_repository *r, struct
 				!strcmp(p->items[k].file_name, live[i].file_name);
 		if (gone)
 			continue;
-		size_t j;
-		for (j = 0; j < oldinfo.n_pkgs; j++) {
-			char *f = hpkg_file_name(&oldinfo.pkgs[j]);
-			if (package_file_check(f) < 0) {
-				free(f);
-				mf_error_wrap("the metadata of repository '%s'", r->id);
-				goto out;
-			}
-			int match = !strcmp(f, live[i].file_name);
-			free(f);
-			if (match)
-				break;
-		}
-		if (j == oldinfo.n_pkgs) {
+		struct meta_name key = { .name = live[i].file_name };
+		struct meta_name *m = bsearch(&key, names, oldinfo.n_pkgs, sizeof(*names),
+					      cmp_meta_name);
+		if (!m) {
 			mf_error(MF_E_INFRA, "repository '%s': %s is published but missing from its "
 					     "metadata (%s/repo)", r->id, live[i].file_name, dir);
 			goto out;
 		}
+		size_t j = m->index;
 		pkgs[n].attrs = old.pkgs[j].attrs;
 		pkgs[n].n_attrs = old.pkgs[j].n_attrs;
 		pkgs[n++].checksum = live[i].file_name;
@@ -612,6 +626,9 @@ out:
 			hpkr_package_release(&fresh[k]);
 	free(fresh);
 	free(pkgs);
+	for (size_t j = 0; names && j < oldinfo.n_pkgs; j++)
+		free(names[j].name);
+	free(names);
 	hpkr_repo_release(&old);
 	hpkg_file_release(&oldinfo);
 	published_pkgs_free(live, nlive);

@@ -136,6 +136,12 @@ static int validate(struct add *a)
 		return -1;
 	if (template_check(s->build_command) < 0)
 		return mf_error_wrap("--build-command");
+	s->restore_command = xstrdup_or_null(o->restore_command);
+	if (s->restore_command && restore_template_check(s->restore_command) < 0)
+		return mf_error_wrap("--restore-command");
+	s->warm = o->warm;
+	if (check_range("--warm", s->warm, 0, 64) < 0)
+		return -1;
 	s->memory_mib = o->memory_mib ? o->memory_mib : IMAGE_DEFAULT_MEMORY_MIB;
 	s->vcpus = o->vcpus ? o->vcpus : IMAGE_DEFAULT_VCPUS;
 	s->disk_bus = o->disk_bus;

@@ -20,6 +20,12 @@ int image_remove(struct host *h, struct mf_state *st, const char *name)
 	if (images_get(st->db, name, &img) < 0)
 		return -1;
 	/*
+	 * Snapshots first (their layers are backed by the golden volume). A
+	 * removal refused below leaves the image without them, booting cold.
+	 */
+	if (image_snapshot_drop(h, st, name) < 0)
+		goto out;
+	/*
 	 * One transaction: no build is claimed between the check and the
 	 * delete, and the record goes only if the volume goes too.
 	 */

@@ -14,8 +14,10 @@
 
 #include "store/images.h"
 
+struct db;
 struct host;
 struct mf_state;
+struct snapshot;
 
 struct image_add_opts {
 	const char *name;
@@ -36,6 +38,8 @@ struct image_add_opts {
 	const char *target_arch;
 	const char *secondary_arches;
 	int system_packages;	/* 1: do not pass --no-system-packages */
+	const char *restore_command; /* after a snapshot restore (NULL: the default) */
+	int warm;		/* machines mayflyd keeps ready */
 	atomic_int *cancel; /* set to stop (e.g. from a signal handler) */
 	/* Progress lines for the user (may be NULL). */
 	void (*progress)(void *payload, const char *step, int64_t ms);
@@ -63,5 +67,37 @@ int image_add(struct host *h, struct mf_state *st, const struct image_add_opts *
  * image gone, the pool is stopped: Mayfly leaves nothing in libvirt.
  */
 int image_remove(struct host *h, struct mf_state *st, const char *name);
+
+/*
+ * Booted memory snapshots. Each of an image's slots is a linked clone that
+ * was booted, logged into (pinned host key), left to go idle and saved
+ * (memory to STATE/snapshots/NAME-SLOT.save, the clone kept as a read-only
+ * disk layer). Builds restore a free slot instead of booting cold. One
+ * slot serves one machine at a time: libvirt restores a saved image only
+ * under the name and UUID it was saved with.
+ */
+struct image_snapshot_opts {
+	const char *name;
+	int slots;		/* 1 to 64 */
+	atomic_int *cancel;
+	void (*progress)(void *payload, const char *step, int64_t ms);
+	void *payload;
+};
+
+/* Replaces the image's snapshots with o->slots new ones (one boot each). */
+int image_snapshot(struct host *h, struct mf_state *st, const struct image_snapshot_opts *o);
+/*
+ * Removes the image's snapshots: files, layers, records. MF_E_CONFLICT
+ * while a machine restored from one still runs.
+ */
+int image_snapshot_drop(struct host *h, struct mf_state *st, const char *name);
+/*
+ * The image's usable slots for a build on h, in *slots (the first
+ * return-value entries are usable; free all *n with snapshots_free()).
+ * Returns how many are usable; 0 with *why_not set (caller frees) when
+ * snapshots exist but are stale or disabled.
+ */
+int image_snapshot_slots(struct host *h, struct db *db, const struct image *img,
+			 struct snapshot **slots, size_t *n, char **why_not);
 
 #endif

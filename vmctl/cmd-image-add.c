@@ -5,6 +5,7 @@
 
 #include "images/images.h"
 #include "common/crypto.h"
+#include "common/error.h"
 #include "json/report.h"
 #include "vmctl/vmctl.h"
 
@@ -30,6 +31,12 @@ static const char help[] =
 	"  --secondary-arches 'A B'  SECONDARY_TARGET_ARCHITECTURES (default: none)\n"
 	"  --system-packages       let haikuporter use the guest's system packages (without\n"
 	"                          it, --no-system-packages, as buildmaster runs it)\n"
+	"Booted snapshots and warm machines:\n"
+	"  --snapshot-slots N      make N booted memory snapshots after the add (one boot\n"
+	"                          each); builds restore one instead of booting cold\n"
+	"  --restore-command TEMPLATE  run after a restore, with {epoch} and {seed}\n"
+	"                          (default: " IMAGE_DEFAULT_RESTORE_COMMAND ")\n"
+	"  --warm N                machines mayflyd keeps booted and ready (default: 0)\n"
 	"  --json                  print the new image as JSON\n";
 
 static void progress(void *payload, const char *step, int64_t ms)
@@ -40,7 +47,8 @@ static void progress(void *payload, const char *step, int64_t ms)
 int cmd_image_add(const struct vmctl_cmd *cmd, int argc, char **argv)
 {
 	enum { O_USER = 256, O_KEY, O_HOSTKEY, O_CMD, O_PKGDIR, O_MEM, O_CPUS, O_BUS, O_BOOT,
-	       O_JSON, O_TREE, O_HP, O_HPARGS, O_ARCH, O_SECARCH, O_SYSPKG };
+	       O_JSON, O_TREE, O_HP, O_HPARGS, O_ARCH, O_SECARCH, O_SYSPKG, O_SLOTS, O_RESTORE,
+	       O_WARM };
 	static const struct option opts[] = {
 		{ "ssh-user", required_argument, NULL, O_USER },
 		{ "ssh-key", required_argument, NULL, O_KEY },
@@ -57,6 +65,9 @@ int cmd_image_add(const struct vmctl_cmd *cmd, int argc, char **argv)
 		{ "target-arch", required_argument, NULL, O_ARCH },
 		{ "secondary-arches", required_argument, NULL, O_SECARCH },
 		{ "system-packages", no_argument, NULL, O_SYSPKG },
+		{ "snapshot-slots", required_argument, NULL, O_SLOTS },
+		{ "restore-command", required_argument, NULL, O_RESTORE },
+		{ "warm", required_argument, NULL, O_WARM },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -64,7 +75,7 @@ int cmd_image_add(const struct vmctl_cmd *cmd, int argc, char **argv)
 	struct image_add_opts o = { .cancel = &vmctl_cancel, .progress = progress };
 	struct vmctl_env *env = NULL;
 	struct image *img = NULL;
-	int c, json = 0, status = 0;
+	int c, json = 0, status = 0, slots = 0;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -98,6 +109,15 @@ int cmd_image_add(const struct vmctl_cmd *cmd, int argc, char **argv)
 		case O_ARCH: o.target_arch = optarg; break;
 		case O_SECARCH: o.secondary_arches = optarg; break;
 		case O_SYSPKG: o.system_packages = 1; break;
+		case O_SLOTS:
+			if (vmctl_parse_int(cmd, "--snapshot-slots", optarg, 0, 64, &slots) < 0)
+				return 2;
+			break;
+		case O_RESTORE: o.restore_command = optarg; break;
+		case O_WARM:
+			if (vmctl_parse_int(cmd, "--warm", optarg, 0, 64, &o.warm) < 0)
+				return 2;
+			break;
 		case 'h': return vmctl_help(cmd, help);
 		default: return vmctl_usage(cmd, "unknown option");
 		}
@@ -117,6 +137,22 @@ int cmd_image_add(const struct vmctl_cmd *cmd, int argc, char **argv)
 	    image_add(env->host, env->state, &o, &img) < 0) {
 		status = vmctl_fail();
 		goto out;
+	}
+	if (slots > 0) {
+		struct image_snapshot_opts so = {
+			.name = img->name,
+			.slots = slots,
+			.cancel = &vmctl_cancel,
+			.progress = progress,
+		};
+		/* The image stays registered if this fails: it boots cold. */
+		if (image_snapshot(env->host, env->state, &so) < 0) {
+			mf_error_wrap("image '%s' was added, but its snapshots were not made "
+				      "(builds boot cold; retry with 'vmctl image snapshot %s')",
+				      img->name, img->name);
+			status = vmctl_fail();
+			goto out;
+		}
 	}
 	if (json) {
 		char *s = report_image_json(img);

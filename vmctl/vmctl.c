@@ -46,13 +46,19 @@ static const struct vmctl_cmd commands[] = {
 	{ "image add", "NAME DISK [--ssh-user USER] [--ssh-key FILE] [--host-key FILE.pub]\n"
 		       "                 [--build-command TEMPLATE] [--packages-dir DIR]\n"
 		       "                 [--memory MIB] [--vcpus N] [--disk-bus sata|ide|virtio]\n"
-		       "                 [--boot-timeout SECONDS] [--json]",
+		       "                 [--boot-timeout SECONDS] [--snapshot-slots N]\n"
+		       "                 [--restore-command TEMPLATE] [--warm N] [--json]",
 	  "register a golden image (imported, smoke-booted, host key pinned)", cmd_image_add },
 	{ "image list", "[--json]", "list the registered images", cmd_image_list },
 	{ "image show", "NAME [--json]", "show one image", cmd_image_show },
 	{ "image rm", "NAME", "remove an image and its golden volume", cmd_image_rm },
 	{ "image clear", "NAME", "lift an image's quarantine after boot failures",
 	  cmd_image_clear },
+	{ "image snapshot", "NAME [--slots N] | --remove NAME",
+	  "make booted memory snapshots that builds restore instead of booting",
+	  cmd_image_snapshot },
+	{ "image warm", "NAME N", "keep N machines of the image booted and ready in mayflyd",
+	  cmd_image_warm },
 	{ "tree add", "NAME URL [--branch NAME] [--ssh-key FILE | --token-file FILE]\n"
 		      "                 [--packager 'NAME <MAIL>'] [--allow-untested]\n"
 		      "                 [--allow-unsafe-sources] [--create-source-packages]\n"
@@ -319,8 +325,8 @@ int main(int argc, char **argv)
 	cmd = find(argc, argv, &consumed);
 	if (!cmd) {
 		if (!strcmp(argv[0], "image"))
-			fprintf(stderr, "vmctl: 'image' needs a subcommand: add, list, show, rm or "
-				"clear\n");
+			fprintf(stderr, "vmctl: 'image' needs a subcommand: add, list, show, rm, "
+				"clear, snapshot or warm\n");
 		else if (!strcmp(argv[0], "tree"))
 			fprintf(stderr, "vmctl: 'tree' needs a subcommand: add, list, show, sync, set "
 				"or rm\n");

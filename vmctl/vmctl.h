@@ -135,6 +135,8 @@ int cmd_image_add(const struct vmctl_cmd *cmd, int argc, char **argv);
 int cmd_image_list(const struct vmctl_cmd *cmd, int argc, char **argv);
 int cmd_image_show(const struct vmctl_cmd *cmd, int argc, char **argv);
 int cmd_image_rm(const struct vmctl_cmd *cmd, int argc, char **argv);
+int cmd_image_snapshot(const struct vmctl_cmd *cmd, int argc, char **argv);
+int cmd_image_warm(const struct vmctl_cmd *cmd, int argc, char **argv);
 int cmd_tree_add(const struct vmctl_cmd *cmd, int argc, char **argv);
 int cmd_tree_list(const struct vmctl_cmd *cmd, int argc, char **argv);
 int cmd_tree_show(const struct vmctl_cmd *cmd, int argc, char **argv);

@@ -19,6 +19,7 @@
 #include "common/template.h"
 #include "common/util.h"
 #include "json/report.h"
+#include "images/images.h"
 #include "machine/guest.h"
 #include "machine/machine.h"
 #include "pkg/hpkg.h"
@@ -30,6 +31,7 @@
 #include "store/db.h"
 #include "store/images.h"
 #include "store/pkgindex.h"
+#include "store/snapshots.h"
 #include "store/state.h"
 #include "store/trees.h"
 
@@ -730,6 +732,57 @@ int pipeline_finish(struct mf_state *st, const struct build_result *r)
 }
 
 /* Counts machines that did not come up against the image (quarantine). */
+#define RESTORE_FAILURES_DISABLE 3 /* failed restores in a row that disable snapshots */
+
+/* Records how a machine that was to be restored came up. */
+static void note_restore(struct build *b, const struct machine *m)
+{
+	int d;
+
+	if (!m->restored && !m->restore_error)
+		return; /* no slot was free: nothing said about the snapshot */
+	d = images_restore_result(b->st->db, b->img->name, m->restored, RESTORE_FAILURES_DISABLE,
+				  m->restore_error);
+	if (d < 0)
+		log_warnx("%s", mf_error_msg());
+	else if (d > 0)
+		log_warnx("image %s: snapshots disabled after %d failed restores in a row "
+			  "(last: %s); builds boot cold until 'vmctl image snapshot %s'",
+			  b->img->name, RESTORE_FAILURES_DISABLE, m->restore_error, b->img->name);
+}
+
+/* The image's usable snapshot slots for this build, as machine_up() takes them. */
+static struct machine_snap *load_snaps(struct build *b, struct snapshot **recs, size_t *nrecs,
+				       size_t *n)
+{
+	struct machine_snap *v;
+	char *why = NULL;
+	int usable;
+
+	*n = 0;
+	usable = image_snapshot_slots(b->env->host, b->st->db, b->img, recs, nrecs, &why);
+	if (usable < 0) {
+		log_warnx("image %s: %s", b->img->name, mf_error_msg());
+		mf_error_clear();
+		return NULL;
+	}
+	if (why) {
+		buildlog_event(b->log, "booting cold: %s", why);
+		free(why);
+	}
+	if (usable == 0)
+		return NULL;
+	v = xcalloc((size_t)usable, sizeof(*v));
+	for (int i = 0; i < usable; i++) {
+		v[i].domain = (*recs)[i].domain;
+		v[i].uuid = (*recs)[i].uuid;
+		v[i].layer_path = (*recs)[i].layer_path;
+		v[i].save_path = (*recs)[i].save_path;
+	}
+	*n = (size_t)usable;
+	return v;
+}
+
 static void note_boot(struct build *b, int ok)
 {
 	int q;
@@ -848,9 +901,16 @@ int pipeline_run(const struct build_env *env, const struct build_request *req,
 		snprintf(tag, sizeof(tag), "b%lld-a%d", (long long)out->id, req->attempt);
 	else
 		snprintf(tag, sizeof(tag), "b%lld", (long long)out->id);
+	struct snapshot *snap_recs = NULL;
+	size_t nsnap_recs = 0, nsnaps = 0;
+	struct machine_snap *snaps = load_snaps(&b, &snap_recs, &nsnap_recs, &nsnaps);
 	struct machine_spec spec = {
 		.tag = tag,
 		.build_id = out->id,
+		.snaps = snaps,
+		.nsnaps = nsnaps,
+		.restore_command = b.img->settings.restore_command ?
+			b.img->settings.restore_command : IMAGE_DEFAULT_RESTORE_COMMAND,
 		.golden_path = b.img->path,
 		.capacity = b.img->virtual_size,
 		.memory_mib = b.img->settings.memory_mib,
@@ -876,6 +936,9 @@ int pipeline_run(const struct build_env *env, const struct build_request *req,
 		note_boot(&b, 1);
 		build_in_machine(&b);
 	}
+	note_restore(&b, b.machine);
+	free(snaps);
+	snapshots_free(snap_recs, nsnap_recs);
 
 	t = mf_now_ms();
 	if (machine_down(b.machine) < 0) {

@@ -30,4 +30,14 @@ struct template_vars {
 /* Expands a template; every recipe is checked and quoted. */
 int template_expand(struct strbuf *out, const char *tmpl, const struct template_vars *vars);
 
+/*
+ * The command run after a restore from a booted snapshot:
+ *	{epoch}	the host's time, seconds since the epoch
+ *	{seed}	64 hex digits of fresh host randomness
+ * Both expand to single-quoted words. No placeholder is required.
+ */
+int restore_template_check(const char *tmpl);
+int restore_template_expand(struct strbuf *out, const char *tmpl, long long epoch,
+			    const char *seed);
+
 #endif

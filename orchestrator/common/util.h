@@ -31,6 +31,12 @@ int64_t mf_now_ms(void);
 /* Seconds since the epoch, and the same as an RFC 3339 UTC string. */
 int64_t mf_wall_seconds(void);
 void mf_rfc3339(int64_t t, char out[32]);
+/* Sleeps ms milliseconds (signals do not cut it short). */
+void mf_sleep_ms(int64_t ms);
+/* Fills buf from the kernel's random source (MF_E_INFRA if it fails). */
+int mf_random_bytes(void *buf, size_t len);
+/* A random (version 4) UUID in its 36-character text form. */
+int mf_uuid(char out[37]);
 
 /* mkdir -p with the given mode for the directories it creates. */
 int mf_mkdir_p(const char *path, mode_t mode);

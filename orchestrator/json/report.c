@@ -97,10 +97,20 @@ static json_t *image_object(const struct image *img)
 	json_object_set_new(set, "target_arch", jstr(s->target_arch));
 	json_object_set_new(set, "secondary_arches", jstr(s->secondary_arches));
 	json_object_set_new(set, "no_system_packages", json_boolean(s->no_system_packages));
+	json_object_set_new(set, "restore_command", jstr(s->restore_command ? s->restore_command :
+							 IMAGE_DEFAULT_RESTORE_COMMAND));
+	json_object_set_new(set, "warm", json_integer(s->warm));
 	json_object_set_new(o, "tree_commit", str_or_null(img->tree_commit));
 	json_object_set_new(o, "settings", set);
 	json_object_set_new(o, "boot_failures", json_integer(img->boot_failures));
 	json_object_set_new(o, "quarantined", str_or_null(img->quarantined));
+	json_t *snap = json_object();
+	json_object_set_new(snap, "slots", json_integer(img->snapshot_slots));
+	json_object_set_new(snap, "restores", json_integer(img->restores));
+	json_object_set_new(snap, "fallbacks", json_integer(img->restore_fallbacks));
+	json_object_set_new(snap, "failures_in_a_row", json_integer(img->restore_failures));
+	json_object_set_new(snap, "disabled", str_or_null(img->snapshot_disabled));
+	json_object_set_new(o, "snapshots", snap);
 	free(fp);
 	return o;
 }

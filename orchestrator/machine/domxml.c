@@ -20,6 +20,8 @@ void domxml_domain(struct strbuf *out, const struct domspec *s)
 		    "xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>\n",
 		    s->kvm ? "kvm" : "qemu");
 	element(out, "  ", "name", s->name);
+	if (s->uuid)
+		element(out, "  ", "uuid", s->uuid);
 	strbuf_addf(out, "  <memory unit='MiB'>%d</memory>\n", s->memory_mib);
 	strbuf_addf(out, "  <vcpu>%d</vcpu>\n", s->vcpus);
 	strbuf_addstr(out, "  <os>\n"

@@ -13,6 +13,7 @@
 
 struct domspec {
 	const char *name;
+	const char *uuid;	/* NULL: libvirt picks one (a restore must repeat the saved one) */
 	int kvm;		/* 1: KVM with the host CPU; 0: TCG */
 	int memory_mib;
 	int vcpus;

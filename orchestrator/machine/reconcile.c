@@ -1,7 +1,9 @@
 /* reconcile.c - see reconcile.h. */
 #include "machine/reconcile.h"
 
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/error.h"
 #include "common/log.h"
@@ -19,8 +21,8 @@ int reconcile_orphans(struct host *h, struct db *db)
 	if (ledger_list(db, 1, &e, &n) < 0)
 		return -1;
 	/* Domains first: a volume cannot go while a machine still uses it. */
-	static const char *const order[] = { LEDGER_DOMAIN, LEDGER_VOLUME, LEDGER_POOL,
-					      LEDGER_PORT };
+	static const char *const order[] = { LEDGER_DOMAIN, LEDGER_VOLUME, LEDGER_FILE,
+					      LEDGER_POOL, LEDGER_PORT };
 	for (size_t pass = 0; pass < sizeof(order) / sizeof(order[0]); pass++) {
 		for (size_t i = 0; i < n; i++) {
 			if (strcmp(e[i].kind, order[pass]))
@@ -37,6 +39,9 @@ int reconcile_orphans(struct host *h, struct db *db)
 				rc = vm_volume_delete(h->vm, h->pool, e[i].name);
 			else if (!strcmp(e[i].kind, LEDGER_POOL))
 				rc = vm_pool_stop(h->vm, e[i].name);
+			else if (!strcmp(e[i].kind, LEDGER_FILE) && unlink(e[i].name) < 0 &&
+				 errno != ENOENT)
+				rc = mf_error_errno(MF_E_INFRA, "cannot remove '%s'", e[i].name);
 			if (rc < 0) {
 				log_warnx("cannot clean up %s '%s' left by a dead process: %s",
 					  e[i].kind, e[i].name, mf_error_msg());

@@ -387,3 +387,45 @@ int vm_domain_list(struct vm_conn *c, const char *prefix, char ***names)
 	*names = v;
 	return 0;
 }
+
+int vm_domain_save(struct vm_conn *c, const char *name, const char *path)
+{
+	virDomainPtr d = virDomainLookupByName(c->conn, name);
+	int ret = 0;
+
+	if (!d)
+		return virt_fail("cannot find domain '%s'", name);
+	/* RUNNING: a restore resumes the guest rather than leaving it paused. */
+	if (virDomainSaveFlags(d, path, NULL, VIR_DOMAIN_SAVE_RUNNING) < 0)
+		ret = virt_fail("cannot save the memory of domain '%s' to '%s'", name, path);
+	virDomainFree(d);
+	return ret;
+}
+
+int vm_domain_restore(struct vm_conn *c, const char *path, const char *xml)
+{
+	const char *msg;
+
+	if (virDomainRestoreFlags(c->conn, path, xml, VIR_DOMAIN_SAVE_RUNNING) == 0)
+		return 0;
+	msg = virGetLastErrorMessage();
+	if (msg && strstr(msg, "host forwarding"))
+		return mf_error(MF_E_CONFLICT, "cannot restore the machine: %s", msg);
+	return virt_fail("cannot restore a machine from '%s'", path);
+}
+
+int vm_domain_cpu_ns(struct vm_conn *c, const char *name, uint64_t *ns)
+{
+	virDomainPtr d = virDomainLookupByName(c->conn, name);
+	virDomainInfo info;
+	int ret = 0;
+
+	if (!d)
+		return virt_fail("cannot find domain '%s'", name);
+	if (virDomainGetInfo(d, &info) < 0)
+		ret = virt_fail("cannot read the state of domain '%s'", name);
+	else
+		*ns = info.cpuTime;
+	virDomainFree(d);
+	return ret;
+}

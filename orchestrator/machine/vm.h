@@ -51,6 +51,21 @@ int vm_domain_start(struct vm_conn *c, const char *xml);
 int vm_domain_destroy(struct vm_conn *c, const char *name);
 /* 1 if the domain exists and runs, 0 if not. */
 int vm_domain_running(struct vm_conn *c, const char *name);
+/*
+ * Saves a running domain's memory to path (virDomainSaveFlags) and stops
+ * it; its disk is left exactly as the saved memory expects.
+ */
+int vm_domain_save(struct vm_conn *c, const char *name, const char *path);
+/*
+ * Starts a domain from a saved memory image with the given XML (same name,
+ * UUID and devices; disk, ports and console files may differ), running.
+ * Unlike vm_domain_start() libvirt offers no auto-destroy here: the caller's
+ * ledger claim is what guarantees cleanup. MF_E_CONFLICT when QEMU could not
+ * bind a forwarded port.
+ */
+int vm_domain_restore(struct vm_conn *c, const char *path, const char *xml);
+/* The CPU time a running domain has used, in nanoseconds. */
+int vm_domain_cpu_ns(struct vm_conn *c, const char *name, uint64_t *ns);
 /* Names of domains starting with prefix (caller frees with mf_strv_free). */
 int vm_domain_list(struct vm_conn *c, const char *prefix, char ***names);
 

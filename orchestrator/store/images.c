@@ -41,9 +41,11 @@ int disk_bus_parse(const char *s, enum disk_bus *out)
 	"name, volume, path, source, sha256, format, virtual_size, host_key, created, " \
 	"ssh_user, ssh_key, build_command, packages_dir, memory_mib, vcpus, disk_bus, " \
 	"boot_timeout, tree_path, tree_commit, haikuporter, haikuporter_args, target_arch, " \
-	"secondary_arches, no_system_packages"
+	"secondary_arches, no_system_packages, restore_command, warm"
 /* ... and what builds have since said about it. */
-#define IMAGE_SELECT "SELECT " IMAGE_COLUMNS ", boot_failures, quarantined FROM images"
+#define IMAGE_SELECT "SELECT " IMAGE_COLUMNS ", boot_failures, quarantined, restores, " \
+	"restore_fallbacks, restore_failures, snapshot_disabled, " \
+	"(SELECT count(*) FROM snapshots WHERE snapshots.image = images.name) FROM images"
 
 void image_settings_release(struct image_settings *s)
 {
@@ -56,6 +58,7 @@ void image_settings_release(struct image_settings *s)
 	free(s->haikuporter_args);
 	free(s->target_arch);
 	free(s->secondary_arches);
+	free(s->restore_command);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -72,6 +75,7 @@ void image_free(struct image *img)
 	free(img->host_key);
 	free(img->tree_commit);
 	free(img->quarantined);
+	free(img->snapshot_disabled);
 	image_settings_release(&img->settings);
 	free(img);
 }
@@ -106,8 +110,15 @@ static struct image *image_from_row(struct db_stmt *st)
 	s->target_arch = xstrdup(db_col_text(st, 21));
 	s->secondary_arches = xstrdup(db_col_text(st, 22));
 	s->no_system_packages = (int)db_col_int(st, 23);
-	img->boot_failures = (int)db_col_int(st, 24);
-	img->quarantined = xstrdup_or_null(db_col_text(st, 25));
+	s->restore_command = xstrdup_or_null(db_col_text(st, 24));
+	s->warm = (int)db_col_int(st, 25);
+	img->boot_failures = (int)db_col_int(st, 26);
+	img->quarantined = xstrdup_or_null(db_col_text(st, 27));
+	img->restores = db_col_int(st, 28);
+	img->restore_fallbacks = db_col_int(st, 29);
+	img->restore_failures = (int)db_col_int(st, 30);
+	img->snapshot_disabled = xstrdup_or_null(db_col_text(st, 31));
+	img->snapshot_slots = (int)db_col_int(st, 32);
 	return img;
 }
 
@@ -186,7 +197,7 @@ int images_insert(struct db *db, const struct image *img)
 
 	if (db_prepare(db, &st,
 		       "INSERT INTO images (" IMAGE_COLUMNS ") VALUES "
-		       "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)") < 0)
+		       "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)") < 0)
 		return -1;
 	db_bind_text(st, 1, img->name);
 	db_bind_text(st, 2, img->volume);
@@ -212,6 +223,8 @@ int images_insert(struct db *db, const struct image *img)
 	db_bind_text(st, 22, s->target_arch);
 	db_bind_text(st, 23, s->secondary_arches);
 	db_bind_int(st, 24, s->no_system_packages);
+	db_bind_text(st, 25, s->restore_command);
+	db_bind_int(st, 26, s->warm);
 	rc = db_step(st);
 	db_finalize(st);
 	if (rc < 0 && mf_error_class() == MF_E_CONFLICT)
@@ -341,4 +354,48 @@ out:
 	free(running);
 	free(waiting);
 	return ret;
+}
+
+int images_restore_result(struct db *db, const char *name, int ok, int threshold,
+			  const char *why)
+{
+	char *reason;
+	int ret;
+
+	if (ok)
+		return db_execf(db, "UPDATE images SET restores = restores + 1, "
+				"restore_failures = 0 WHERE name = ?", "t", name);
+	reason = xasprintf("%d consecutive restores failed (last: %s); builds boot cold "
+			   "until 'vmctl image snapshot %s' makes new snapshots", threshold,
+			   why ? why : "unknown", name);
+	ret = db_execf(db, "UPDATE images SET restore_fallbacks = restore_fallbacks + 1, "
+			   "restore_failures = restore_failures + 1, "
+			   "snapshot_disabled = CASE WHEN snapshot_disabled IS NULL AND "
+			   "restore_failures + 1 >= ?3 THEN ?2 ELSE snapshot_disabled END "
+			   "WHERE name = ?1", "tti", name, reason, (int64_t)threshold);
+	free(reason);
+	if (ret < 0)
+		return -1;
+	struct image *img = NULL;
+	if (images_get(db, name, &img) < 0)
+		return -1;
+	ret = img->snapshot_disabled && img->restore_failures == threshold;
+	image_free(img);
+	return ret;
+}
+
+int images_snapshot_enable(struct db *db, const char *name)
+{
+	return db_execf(db, "UPDATE images SET restore_failures = 0, snapshot_disabled = NULL "
+			"WHERE name = ?", "t", name);
+}
+
+int images_set_warm(struct db *db, const char *name, int warm)
+{
+	if (db_execf(db, "UPDATE images SET warm = ?2 WHERE name = ?1", "ti", name,
+		     (int64_t)warm) < 0)
+		return -1;
+	if (db_changes(db) == 0)
+		return mf_error(MF_E_USAGE, "no image named '%s'", name);
+	return 0;
 }

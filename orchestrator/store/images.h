@@ -54,7 +54,22 @@ struct image_settings {
 	char *target_arch;	/* TARGET_ARCHITECTURE */
 	char *secondary_arches;	/* SECONDARY_TARGET_ARCHITECTURES, space-separated */
 	int no_system_packages;	/* pass --no-system-packages (buildmaster does) */
+	/*
+	 * Run over SSH right after a machine is restored from a booted
+	 * snapshot (template: {epoch}, {seed}); NULL for the default.
+	 */
+	char *restore_command;
+	int warm;		/* machines mayflyd keeps ready ahead of demand */
 };
+
+/*
+ * Sets the clock of a guest restored from a snapshot and mixes fresh host
+ * randomness into its pool. date -s @N is understood by coreutils (Haiku)
+ * and busybox (the test guest); writing to /dev/urandom mixes data in on
+ * Linux and on Haiku. The command fails only if the clock cannot be set.
+ */
+#define IMAGE_DEFAULT_RESTORE_COMMAND \
+	"date -u -s @{epoch} >/dev/null && { echo {seed} >/dev/urandom; true; }"
 
 struct image {
 	char *name;
@@ -70,6 +85,12 @@ struct image {
 	struct image_settings settings;
 	int boot_failures;	/* consecutive machines that did not come up */
 	char *quarantined;	/* why builds are refused, or NULL */
+	/* Booted snapshots (images/snapshot.h): */
+	int snapshot_slots;	/* how many there are */
+	int64_t restores;	/* machines restored from one */
+	int64_t restore_fallbacks; /* restores that failed and booted cold instead */
+	int restore_failures;	/* consecutive failed restores */
+	char *snapshot_disabled; /* why snapshots are not used, or NULL */
 };
 
 void image_free(struct image *img);
@@ -101,5 +122,18 @@ int images_check_usable(const struct image *img);
  * it wait in the queue: they would never run.
  */
 int images_delete_unused(struct db *db, const char *name);
+
+/*
+ * Records a restore from a snapshot: ok, or failed (the machine was booted
+ * cold instead). threshold consecutive failures disable the image's
+ * snapshots with why until images_snapshot_enable(). Returns 1 if this
+ * call disabled them.
+ */
+int images_restore_result(struct db *db, const char *name, int ok, int threshold,
+			  const char *why);
+/* Forgets failures and the disabled state (a new snapshot was made). */
+int images_snapshot_enable(struct db *db, const char *name);
+/* Sets how many machines mayflyd keeps ready for the image. */
+int images_set_warm(struct db *db, const char *name, int warm);
 
 #endif

@@ -19,6 +19,7 @@ struct db;
 #define LEDGER_VOLUME "volume"
 #define LEDGER_PORT "port"
 #define LEDGER_POOL "pool" /* transient pools used while importing */
+#define LEDGER_FILE "file" /* a file by absolute path (a memory snapshot being made) */
 
 struct ledger_entry {
 	char *kind;

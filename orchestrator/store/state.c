@@ -290,6 +290,26 @@ static const char *const migrations[] = {
 	"ALTER TABLE trees ADD COLUMN status_context TEXT;"
 	"ALTER TABLE buildruns ADD COLUMN pr INTEGER;"
 	"ALTER TABLE buildruns ADD COLUMN author TEXT;",
+	/* 9: booted memory snapshots (one saved machine per slot) and warm pools */
+	"CREATE TABLE snapshots ("
+	" image TEXT NOT NULL,"
+	" slot INTEGER NOT NULL,"
+	" domain TEXT NOT NULL UNIQUE,"
+	" uuid TEXT NOT NULL,"
+	" layer_volume TEXT NOT NULL,"
+	" layer_path TEXT NOT NULL,"
+	" save_path TEXT NOT NULL,"
+	" key TEXT NOT NULL,"
+	" save_bytes INTEGER NOT NULL,"
+	" layer_bytes INTEGER NOT NULL,"
+	" created INTEGER NOT NULL,"
+	" PRIMARY KEY (image, slot));"
+	"ALTER TABLE images ADD COLUMN restore_command TEXT;"
+	"ALTER TABLE images ADD COLUMN warm INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE images ADD COLUMN restores INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE images ADD COLUMN restore_fallbacks INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE images ADD COLUMN restore_failures INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE images ADD COLUMN snapshot_disabled TEXT;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

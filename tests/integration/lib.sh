@@ -226,9 +226,16 @@ assert_no_leaks() {
 	leaks=
 	doms=$($VIRSH list --all --name | grep "^mayfly-$inst-" || true)
 	[ -z "$doms" ] || leaks="$leaks domains: $doms;"
+	# Golden volumes and snapshot layers belong to image records.
+	layers=$(sql "SELECT layer_volume FROM snapshots" 2>/dev/null || true)
 	vols=$($VIRSH vol-list "mayfly-$inst" 2>/dev/null | awk '{print $1}' |
-		grep -v '^golden-' | grep . || true)
+		grep -v '^golden-' | grep -vxF "${layers:-/}" | grep . || true)
 	[ -z "$vols" ] || leaks="$leaks volumes: $vols;"
+	saves=$(sql "SELECT save_path FROM snapshots" 2>/dev/null || true)
+	for f in "$MAYFLY_STATE_DIR"/snapshots/*; do
+		[ -e "$f" ] || continue
+		printf '%s\n' "$saves" | grep -qxF "$f" || leaks="$leaks file: $f;"
+	done
 	ledger=$(sql "SELECT kind || ' ' || name FROM resources")
 	[ -z "$ledger" ] || leaks="$leaks ledger: $ledger;"
 	qemu=$(pgrep -f "guest=mayfly-$inst-" || true)

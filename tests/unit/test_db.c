@@ -24,6 +24,7 @@
 #include "common/util.h"
 
 #include "state_fixture.h"
+#include "store/snapshots.h"
 
 static void assert_mode(const char *dir, const char *sub, int dirp, mode_t mode)
 {
@@ -587,12 +588,70 @@ static void test_images_delete_unused(void **state)
 	image_free(img);
 }
 
+/* Failed restores: counted, and the third in a row disables the snapshots until re-enabled. */
+static void test_images_restore_result(void **state)
+{
+	struct db *db = fdb(state);
+	struct image *img = sample_image("tg"), *got = NULL;
+
+	assert_int_equal(images_insert(db, img), 0);
+	assert_int_equal(images_restore_result(db, "tg", 1, 3, NULL), 0);
+	assert_int_equal(images_restore_result(db, "tg", 0, 3, "bad save"), 0);
+	assert_int_equal(images_restore_result(db, "tg", 0, 3, "bad save"), 0);
+	/* A success in between starts the count again. */
+	assert_int_equal(images_restore_result(db, "tg", 1, 3, NULL), 0);
+	assert_int_equal(images_restore_result(db, "tg", 0, 3, "bad save"), 0);
+	assert_int_equal(images_restore_result(db, "tg", 0, 3, "bad save"), 0);
+	assert_int_equal(images_restore_result(db, "tg", 0, 3, "truncated"), 1);
+	assert_int_equal(images_restore_result(db, "tg", 0, 3, "again"), 0);
+	assert_int_equal(images_get(db, "tg", &got), 0);
+	assert_int_equal(got->restores, 2);
+	assert_int_equal(got->restore_fallbacks, 6);
+	assert_int_equal(got->restore_failures, 4);
+	assert_non_null(got->snapshot_disabled);
+	assert_non_null(strstr(got->snapshot_disabled, "3 consecutive restores failed (last: "
+				"truncated)"));
+	assert_non_null(strstr(got->snapshot_disabled, "vmctl image snapshot tg"));
+	image_free(got);
+	assert_int_equal(images_snapshot_enable(db, "tg"), 0);
+	assert_int_equal(images_get(db, "tg", &got), 0);
+	assert_null(got->snapshot_disabled);
+	assert_int_equal(got->restore_failures, 0);
+	image_free(got);
+
+	/* Slots are counted with the image, and a changed setting changes the key. */
+	struct snapshot rec = { .image = "tg", .slot = 0, .domain = "mayfly-x-snap-tg-0",
+				.uuid = "u", .layer_volume = "snap-tg-0.qcow2", .layer_path = "/p",
+				.save_path = "/s", .key = "k", .save_bytes = 1, .layer_bytes = 2 };
+	assert_int_equal(snapshots_insert(db, &rec), 0);
+	assert_int_equal(images_get(db, "tg", &got), 0);
+	assert_int_equal(got->snapshot_slots, 1);
+	char *k1 = snapshot_key(got, 0), *k2 = snapshot_key(got, 1);
+	assert_string_not_equal(k1, k2);
+	got->settings.memory_mib++;
+	char *k3 = snapshot_key(got, 0);
+	assert_string_not_equal(k1, k3);
+	free(k1);
+	free(k2);
+	free(k3);
+	image_free(got);
+	assert_int_equal(images_set_warm(db, "tg", 2), 0);
+	assert_int_equal(images_get(db, "tg", &got), 0);
+	assert_int_equal(got->settings.warm, 2);
+	image_free(got);
+	mf_error_clear();
+	assert_int_equal(images_set_warm(db, "nosuch", 1), -1);
+	assert_int_equal(mf_error_class(), MF_E_USAGE);
+	image_free(img);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, state_fixture_setup, state_fixture_teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_state_layout),
+		T(test_images_restore_result),
 		T(test_state_nested_dir),
 		T(test_instance_id),
 		T(test_state_build_dir),

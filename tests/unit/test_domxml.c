@@ -147,6 +147,7 @@ static void test_domain_tcg(void **state)
 	assert_lacks(xml, "host-passthrough");
 	assert_lacks(xml, "<cpu");
 	assert_lacks(xml, "type='kvm'");
+	assert_lacks(xml, "<uuid>");
 #ifdef HAVE_LIBXML2
 	struct xdoc x;
 	xdoc_parse(&x, xml);
@@ -159,6 +160,19 @@ static void test_domain_tcg(void **state)
 	assert_xpath(&x, "/domain/os/type/@arch", "x86_64");
 	xdoc_free(&x);
 #endif
+	free(xml);
+}
+
+/* A restore must repeat the saved domain's UUID. */
+static void test_domain_uuid(void **state)
+{
+	struct domspec spec = base_spec;
+	char *xml;
+
+	spec.uuid = "6f1c9e52-0d4b-4c47-9b8e-2b1f3c7a9d10";
+	xml = domain_xml(&spec);
+	assert_has(xml, "<name>mayfly-3fa9c0d1-b42</name>\n  <uuid>6f1c9e52-0d4b-4c47-9b8e-"
+		   "2b1f3c7a9d10</uuid>");
 	free(xml);
 }
 
@@ -412,6 +426,7 @@ int main(void)
 		cmocka_unit_test(test_domain_escaping),
 		cmocka_unit_test(test_overlay_volume),
 		cmocka_unit_test(test_qcow2_volume),
+		cmocka_unit_test(test_domain_uuid),
 		cmocka_unit_test(test_dir_pool),
 		cmocka_unit_test(test_appends),
 		cmocka_unit_test(test_disk_bus_names),

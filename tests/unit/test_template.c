@@ -14,6 +14,7 @@
 #include "common/strbuf.h"
 #include "common/names.h"
 #include "common/template.h"
+#include "store/images.h"
 
 /* Asserts that the last error is MF_E_USAGE and its message holds needle. */
 static void assert_usage_error(const char *needle)
@@ -302,6 +303,31 @@ static void test_template_expand_refuses(void **state)
 	strbuf_release(&out);
 }
 
+static void test_restore_template(void **state)
+{
+	struct strbuf out = STRBUF_INIT;
+	const char *seed = "00ff";
+
+	assert_int_equal(restore_template_check(IMAGE_DEFAULT_RESTORE_COMMAND), 0);
+	assert_int_equal(restore_template_expand(&out, "date -u -s @{epoch} && echo {seed} "
+						 ">/dev/urandom; echo {{x}} ${HOME}", 1700000000,
+						 seed), 0);
+	assert_string_equal(out.buf, "date -u -s @'1700000000' && echo '00ff' >/dev/urandom; "
+			    "echo {x} ${HOME}");
+	/* No placeholder is needed: "true" turns the clock setting off. */
+	assert_int_equal(restore_template_check("true"), 0);
+	mf_error_clear();
+	assert_int_equal(restore_template_check("date -s {recipes}"), -1);
+	assert_usage_error("unknown placeholder '{recipes}' at column 9 of the restore command "
+			   "(known: {epoch}, {seed}");
+	assert_int_equal(restore_template_check(""), -1);
+	assert_usage_error("the restore command is empty");
+	/* And a build command knows nothing of {epoch}. */
+	assert_int_equal(template_check("hp {recipes} {epoch}"), -1);
+	assert_usage_error("unknown placeholder '{epoch}' at column 14 of the build command");
+	strbuf_release(&out);
+}
+
 static void test_input_name(void **state)
 {
 	static const char *const ok[] = {
@@ -384,6 +410,7 @@ int main(void)
 		cmocka_unit_test(test_template_check_errors),
 		cmocka_unit_test(test_template_expand),
 		cmocka_unit_test(test_template_expand_refuses),
+		cmocka_unit_test(test_restore_template),
 		cmocka_unit_test(test_input_name),
 	};
 

@@ -1,0 +1,142 @@
+#!/bin/sh
+# Booted memory snapshots: made at image add, restored by builds (clock set
+# after the restore), a busy slot or a failed restore boots cold (counted),
+# a vmctl killed with -9 during a restored build is cleaned up, and the
+# snapshots go with the image. Nothing leaks.
+. "$(dirname "$0")/lib.sh"
+
+# Starts "vmctl build ..." in the background; $bg is its pid.
+start_build() {
+	"$VMCTL" build "$@" >"$TEST_TMP/bg.out" 2>"$TEST_TMP/bg.err" &
+	bg=$!
+}
+
+wait_for() {
+	i=0
+	until grep -q -- "$1" "$TEST_TMP/bg.err" "$TEST_TMP/bg.out" 2>/dev/null; do
+		i=$((i + 1))
+		if [ $i -gt $(( $2 * 10 )) ]; then
+			echo "timed out waiting for '$1'"; cat "$TEST_TMP/bg.err"; return 1
+		fi
+		sleep 0.1
+	done
+}
+
+test_expect 'bad snapshot input is refused before anything boots' '
+	run_vmctl image add tg "$GUEST/testguest.qcow2" --ssh-key "$GUEST/id_ed25519" \
+		--restore-command "date -s @{epoc}"
+	expect_rc 2
+	expect_stderr "unknown placeholder .{epoc}. at column 10 of the restore command"
+	run_vmctl image snapshot nosuch
+	expect_rc 2
+	expect_stderr "nosuch"
+	run_vmctl image snapshot tg --slots 0
+	expect_rc 2
+	expect_stderr "slots"
+	run_vmctl image warm tg lots
+	expect_rc 2
+	test -z "$(sql "SELECT name FROM images")"
+	assert_no_leaks
+'
+
+# The build command prints the guest clock, to see that a restore sets it.
+test_expect 'image add --snapshot-slots 1 saves a booted machine' '
+	run_vmctl image add tg "$GUEST/testguest.qcow2" --ssh-key "$GUEST/id_ed25519" \
+		--host-key "$GUEST/host_key.pub" --memory 256 --vcpus 1 --boot-timeout 120 \
+		--build-command "echo guest-clock=\$(date +%s); haikuporter {recipes}" \
+		--snapshot-slots 1
+	expect_rc 0
+	expect_stderr "==> slot 0: save"
+	run_vmctl image show tg --json
+	expect_eq "$(json_field .snapshots.slots)" 1
+	inst=$(instance)
+	$VIRSH vol-list "mayfly-$inst" | grep -q "^ *snap-tg-0.qcow2 "
+	test -s "$MAYFLY_STATE_DIR/snapshots/tg-0.save"
+	expect_eq "$(sql "SELECT domain FROM snapshots")" "mayfly-$inst-snap-tg-0"
+	test -z "$(sql "SELECT name FROM resources")"
+	assert_no_leaks
+'
+
+test_expect 'a build restores the snapshot instead of booting' '
+	run_vmctl build tg hello --json
+	expect_rc 0
+	expect_eq "$(json_field .status)" succeeded
+	expect_stderr "==> restore"
+	! grep -q "==> boot" "$TEST_TMP/stderr"
+	id=$(json_field .id)
+	grep -q "machine mayfly-$(instance)-snap-tg-0 restored" "$MAYFLY_STATE_DIR/builds/$id/build.log"
+	grep -q "guest clock set and random pool reseeded" "$MAYFLY_STATE_DIR/builds/$id/build.log"
+	run_vmctl image show tg --json
+	expect_eq "$(json_field .snapshots.restores)" 1
+	assert_no_leaks
+'
+
+test_expect 'kill -9 of vmctl during a restored build: the next vmctl destroys the machine' '
+	start_build tg hang
+	wait_for "building hang" 60
+	id=$(sql "SELECT max(id) FROM builds")
+	kill -KILL $bg
+	wait $bg || true
+	# A restored machine is not auto-destroyed by libvirt: the ledger is what finds it.
+	$VIRSH list --name | grep -q "^mayfly-$(instance)-snap-tg-0\$"
+	run_vmctl build tg hello
+	expect_rc 0
+	expect_stderr "cleaned up domain .mayfly-$(instance)-snap-tg-0. left by a dead process"
+	expect_stderr "==> restore"
+	expect_eq "$(sql "SELECT status FROM builds WHERE id = $id")" infra_error
+	assert_no_leaks
+'
+
+test_expect 'a busy slot: the second build at once boots cold; the clock of a restored guest is set' '
+	start_build tg hang
+	wait_for "building hang" 60
+	run_vmctl build tg hello
+	expect_rc 0
+	expect_stderr "==> boot"
+	grep -q "every snapshot slot is in use" "$TEST_TMP/stderr" ||
+		grep -q "every snapshot slot is in use" "$MAYFLY_STATE_DIR/builds/$(sql "SELECT max(id) FROM builds")/build.log"
+	kill -INT $bg
+	wait $bg || true
+	# The snapshot was saved minutes ago: without the restore command the
+	# guest clock would be that far behind.
+	made=$(sql "SELECT created FROM snapshots")
+	run_vmctl build tg hello
+	expect_rc 0
+	guest=$(sed -n "s/^guest-clock=//p" "$TEST_TMP/stdout" "$TEST_TMP/stderr" | head -1)
+	host=$(date +%s)
+	test -n "$guest"
+	test $((host - made)) -gt 20 || { echo "only $((host - made)) s since the save"; exit 1; }
+	d=$((host - guest)); [ $d -lt 0 ] && d=$((-d))
+	test $d -le 3 || { echo "guest clock $guest, host $host"; exit 1; }
+	assert_no_leaks
+'
+
+test_expect 'a restore that fails boots cold, is counted, and the build succeeds' '
+	cp "$MAYFLY_STATE_DIR/snapshots/tg-0.save" "$TEST_TMP/good.save"
+	truncate -s 4096 "$MAYFLY_STATE_DIR/snapshots/tg-0.save"
+	run_vmctl build tg hello --json
+	expect_rc 0
+	expect_eq "$(json_field .status)" succeeded
+	expect_stderr "==> boot"
+	grep -q "restore failed, booting cold" "$MAYFLY_STATE_DIR/builds/$(json_field .id)/build.log"
+	run_vmctl image show tg --json
+	expect_eq "$(json_field .snapshots.fallbacks)" 1
+	expect_eq "$(json_field .snapshots.failures_in_a_row)" 1
+	expect_eq "$(json_field .snapshots.disabled)" null
+	cp "$TEST_TMP/good.save" "$MAYFLY_STATE_DIR/snapshots/tg-0.save"
+	assert_no_leaks
+'
+
+test_expect 'snapshot --remove and image rm take the files and layers away' '
+	run_vmctl image snapshot --remove tg
+	expect_rc 0
+	test -z "$(sql "SELECT slot FROM snapshots")"
+	test ! -e "$MAYFLY_STATE_DIR/snapshots/tg-0.save"
+	! $VIRSH vol-list "mayfly-$(instance)" | grep -q snap-
+	run_vmctl build tg hello
+	expect_rc 0
+	expect_stderr "==> boot"
+	assert_no_leaks
+'
+
+test_done

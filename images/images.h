@@ -12,8 +12,10 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "machine/machine.h"
 #include "store/images.h"
 
+struct buildlog;
 struct db;
 struct host;
 struct mf_state;
@@ -99,5 +101,23 @@ int image_snapshot_drop(struct host *h, struct mf_state *st, const char *name);
  */
 int image_snapshot_slots(struct host *h, struct db *db, const struct image *img,
 			 struct snapshot **slots, size_t *n, char **why_not);
+
+/*
+ * How a machine of an image comes up, for builds and for mayflyd's warm
+ * pool alike: spec is ready for machine_up() (the caller may set cancel,
+ * phase and payload), with the image's usable snapshot slots.
+ */
+struct image_boot {
+	struct machine_spec spec;
+	struct machine_snap *snaps;
+	struct snapshot *recs;
+	size_t nrecs;
+};
+void image_boot_init(struct image_boot *ib, struct host *h, struct db *db, const struct image *img,
+		     const char *tag, int64_t build_id, const char *console_path,
+		     struct buildlog *log);
+void image_boot_release(struct image_boot *ib);
+/* Records what machine_up() said about the snapshots (restored, or fell back). */
+void image_boot_note(struct db *db, const struct image *img, const struct machine *m);
 
 #endif

@@ -20,6 +20,7 @@
 #include "store/state.h"
 
 #define IDLE_WAIT_S 30 /* at most, for a booted guest to settle before it is saved */
+#define RESTORE_FAILURES_DISABLE 3 /* failed restores in a row that disable snapshots */
 
 struct snap_progress {
 	const struct image_snapshot_opts *o;
@@ -238,4 +239,79 @@ int image_snapshot_slots(struct host *h, struct db *db, const struct image *img,
 	*slots = v;
 	*n = len;
 	return (int)kept;
+}
+
+void image_boot_init(struct image_boot *ib, struct host *h, struct db *db, const struct image *img,
+		     const char *tag, int64_t build_id, const char *console_path,
+		     struct buildlog *log)
+{
+	char *why = NULL;
+	int usable;
+
+	memset(ib, 0, sizeof(*ib));
+	usable = image_snapshot_slots(h, db, img, &ib->recs, &ib->nrecs, &why);
+	if (usable < 0) {
+		log_warnx("image %s: %s", img->name, mf_error_msg());
+		mf_error_clear();
+		usable = 0;
+	}
+	if (why) {
+		buildlog_event(log, "booting cold: %s", why);
+		free(why);
+	}
+	if (usable > 0) {
+		ib->snaps = xcalloc((size_t)usable, sizeof(*ib->snaps));
+		for (int i = 0; i < usable; i++) {
+			ib->snaps[i].domain = ib->recs[i].domain;
+			ib->snaps[i].uuid = ib->recs[i].uuid;
+			ib->snaps[i].layer_path = ib->recs[i].layer_path;
+			ib->snaps[i].save_path = ib->recs[i].save_path;
+		}
+	}
+	struct machine_spec spec = {
+		.tag = tag,
+		.build_id = build_id,
+		.golden_path = img->path,
+		.capacity = img->virtual_size,
+		.memory_mib = img->settings.memory_mib,
+		.vcpus = img->settings.vcpus,
+		.disk_bus = img->settings.disk_bus,
+		.console_path = console_path,
+		.login = {
+			.user = img->settings.ssh_user,
+			.key_path = img->settings.ssh_key,
+			.pinned_key = img->host_key,
+			.timeout_s = 60,
+		},
+		.boot_timeout_s = img->settings.boot_timeout,
+		.snaps = ib->snaps,
+		.nsnaps = usable > 0 ? (size_t)usable : 0,
+		.restore_command = img->settings.restore_command ?
+			img->settings.restore_command : IMAGE_DEFAULT_RESTORE_COMMAND,
+		.log = log,
+	};
+	ib->spec = spec;
+}
+
+void image_boot_release(struct image_boot *ib)
+{
+	free(ib->snaps);
+	snapshots_free(ib->recs, ib->nrecs);
+	memset(ib, 0, sizeof(*ib));
+}
+
+void image_boot_note(struct db *db, const struct image *img, const struct machine *m)
+{
+	int d;
+
+	if (!m || (!m->restored && !m->restore_error))
+		return; /* no slot was free: nothing said about the snapshots */
+	d = images_restore_result(db, img->name, m->restored, RESTORE_FAILURES_DISABLE,
+				  m->restore_error);
+	if (d < 0)
+		log_warnx("%s", mf_error_msg());
+	else if (d > 0)
+		log_warnx("image %s: snapshots disabled after %d failed restores in a row "
+			  "(last: %s); machines boot cold until 'vmctl image snapshot %s'",
+			  img->name, RESTORE_FAILURES_DISABLE, m->restore_error, img->name);
 }

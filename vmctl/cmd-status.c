@@ -10,6 +10,7 @@
 #include "common/strbuf.h"
 #include "common/util.h"
 #include "json/wire.h"
+#include "common/error.h"
 #include "vmctl/client.h"
 #include "vmctl/vmctl.h"
 
@@ -32,6 +33,26 @@ static void print_table(struct build_record **v, size_t n)
 		printf("%6lld  %-11s  %-16s  %-20s  %s\n", (long long)v[i]->id, v[i]->status,
 		       v[i]->image, when, v[i]->recipes);
 	}
+}
+
+/* mayflyd's warm pool, one line per image (nothing when it holds no machine). */
+static void print_warm(struct client *c)
+{
+	struct report_warm *w = NULL;
+	size_t n = 0;
+	char *answer = NULL;
+
+	if (client_call(c, "GET", "/healthz", NULL, &answer) < 0 ||
+	    wire_parse_warm(answer, &w, &n) < 0) {
+		mf_error_clear();
+		free(answer);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		printf("%swarm pool: image %s, %d ready, %d starting\n", i ? "" : "\n",
+		       w[i].image, w[i].ready, w[i].starting);
+	free(w);
+	free(answer);
 }
 
 static int remote(const char *id, const char *statuses, int limit, int json)
@@ -61,6 +82,7 @@ static int remote(const char *id, const char *statuses, int limit, int json)
 		else
 			print_table(v, n);
 		build_records_free(v, n);
+		print_warm(c);
 		goto out;
 	}
 	struct build_record *r = NULL;

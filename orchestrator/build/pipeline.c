@@ -732,55 +732,19 @@ int pipeline_finish(struct mf_state *st, const struct build_result *r)
 }
 
 /* Counts machines that did not come up against the image (quarantine). */
-#define RESTORE_FAILURES_DISABLE 3 /* failed restores in a row that disable snapshots */
-
-/* Records how a machine that was to be restored came up. */
-static void note_restore(struct build *b, const struct machine *m)
+/* A machine from mayflyd's warm pool becomes this build's. */
+static void take_warm(struct build *b, struct machine *m, struct build_result *out, int64_t t)
 {
-	int d;
-
-	if (!m->restored && !m->restore_error)
-		return; /* no slot was free: nothing said about the snapshot */
-	d = images_restore_result(b->st->db, b->img->name, m->restored, RESTORE_FAILURES_DISABLE,
-				  m->restore_error);
-	if (d < 0)
-		log_warnx("%s", mf_error_msg());
-	else if (d > 0)
-		log_warnx("image %s: snapshots disabled after %d failed restores in a row "
-			  "(last: %s); builds boot cold until 'vmctl image snapshot %s'",
-			  b->img->name, RESTORE_FAILURES_DISABLE, m->restore_error, b->img->name);
-}
-
-/* The image's usable snapshot slots for this build, as machine_up() takes them. */
-static struct machine_snap *load_snaps(struct build *b, struct snapshot **recs, size_t *nrecs,
-				       size_t *n)
-{
-	struct machine_snap *v;
-	char *why = NULL;
-	int usable;
-
-	*n = 0;
-	usable = image_snapshot_slots(b->env->host, b->st->db, b->img, recs, nrecs, &why);
-	if (usable < 0) {
-		log_warnx("image %s: %s", b->img->name, mf_error_msg());
-		mf_error_clear();
-		return NULL;
+	m->db = b->st->db;	/* this thread's connection from now on */
+	m->log = b->log;
+	/* Its console log becomes the build's (QEMU keeps writing to the same file). */
+	if (out->console_path && rename(m->console_path, out->console_path) == 0) {
+		free(m->console_path);
+		m->console_path = xstrdup(out->console_path);
 	}
-	if (why) {
-		buildlog_event(b->log, "booting cold: %s", why);
-		free(why);
-	}
-	if (usable == 0)
-		return NULL;
-	v = xcalloc((size_t)usable, sizeof(*v));
-	for (int i = 0; i < usable; i++) {
-		v[i].domain = (*recs)[i].domain;
-		v[i].uuid = (*recs)[i].uuid;
-		v[i].layer_path = (*recs)[i].layer_path;
-		v[i].save_path = (*recs)[i].save_path;
-	}
-	*n = (size_t)usable;
-	return v;
+	buildlog_event(b->log, "took machine %s from the warm pool (%s)", m->domain,
+		       m->restored ? "restored from a snapshot" : "booted");
+	record_phase(b, "warm", mf_now_ms() - t);
 }
 
 static void note_boot(struct build *b, int ok)
@@ -801,6 +765,7 @@ static void note_boot(struct build *b, int ok)
 void build_env_init(struct build_env *env, const struct mf_config *cfg, struct mf_state *st,
 		    struct host *h)
 {
+	memset(env, 0, sizeof(*env));
 	env->state = st;
 	env->host = h;
 	env->build_timeout = cfg->build_timeout;
@@ -901,45 +866,32 @@ int pipeline_run(const struct build_env *env, const struct build_request *req,
 		snprintf(tag, sizeof(tag), "b%lld-a%d", (long long)out->id, req->attempt);
 	else
 		snprintf(tag, sizeof(tag), "b%lld", (long long)out->id);
-	struct snapshot *snap_recs = NULL;
-	size_t nsnap_recs = 0, nsnaps = 0;
-	struct machine_snap *snaps = load_snaps(&b, &snap_recs, &nsnap_recs, &nsnaps);
-	struct machine_spec spec = {
-		.tag = tag,
-		.build_id = out->id,
-		.snaps = snaps,
-		.nsnaps = nsnaps,
-		.restore_command = b.img->settings.restore_command ?
-			b.img->settings.restore_command : IMAGE_DEFAULT_RESTORE_COMMAND,
-		.golden_path = b.img->path,
-		.capacity = b.img->virtual_size,
-		.memory_mib = b.img->settings.memory_mib,
-		.vcpus = b.img->settings.vcpus,
-		.disk_bus = b.img->settings.disk_bus,
-		.console_path = out->console_path,
-		.login = {
-			.user = b.img->settings.ssh_user,
-			.key_path = b.img->settings.ssh_key,
-			.pinned_key = b.img->host_key,
-			.timeout_s = 60,
-		},
-		.boot_timeout_s = b.img->settings.boot_timeout,
-		.cancel = req->cancel,
-		.log = b.log,
-		.phase = machine_phase,
-		.payload = &b,
-	};
-	if (machine_up(env->host, b.st->db, &spec, &b.machine) < 0) {
-		fail(&b, NULL, 0);
-		note_boot(&b, 0);
-	} else {
+	struct machine *warm = NULL;
+	t = mf_now_ms();
+	if (env->take_machine)
+		warm = env->take_machine(env->take_arg, b.img->name, b.st->db);
+	if (warm) {
+		take_warm(&b, warm, out, t);
+		b.machine = warm;
 		note_boot(&b, 1);
 		build_in_machine(&b);
-	}
-	note_restore(&b, b.machine);
-	free(snaps);
-	snapshots_free(snap_recs, nsnap_recs);
+	} else {
+		struct image_boot boot;
 
+		image_boot_init(&boot, env->host, b.st->db, b.img, tag, out->id,
+				out->console_path, b.log);
+		boot.spec.cancel = req->cancel;
+		boot.spec.phase = machine_phase;
+		boot.spec.payload = &b;
+		int up = machine_up(env->host, b.st->db, &boot.spec, &b.machine);
+		if (up < 0)
+			fail(&b, NULL, 0);
+		note_boot(&b, up == 0);
+		image_boot_note(b.st->db, b.img, b.machine);
+		image_boot_release(&boot);
+		if (up == 0)
+			build_in_machine(&b);
+	}
 	t = mf_now_ms();
 	if (machine_down(b.machine) < 0) {
 		char *why = xasprintf("the machine could not be destroyed: %s", mf_error_msg());

@@ -18,7 +18,9 @@
 
 #include "store/builds.h"
 
+struct db;
 struct host;
+struct machine;
 struct mf_config;
 struct mf_state;
 
@@ -32,6 +34,12 @@ struct build_env {
 	uint64_t max_package_bytes; /* harvested by one build; 0: no limit */
 	uint64_t max_source_cache_bytes; /* STATE/sources; 0: no limit */
 	const struct mf_config *cfg;	/* repositories (packages fetched back from S3) */
+	/*
+	 * mayflyd's warm pool: a ready machine of the image for this build, or
+	 * NULL (then the build brings its own up). NULL function: no pool.
+	 */
+	struct machine *(*take_machine)(void *arg, const char *image, struct db *db);
+	void *take_arg;
 };
 
 /* The environment of builds on host h with settings cfg. */

@@ -55,6 +55,7 @@ static const struct key keys[] = {
 	{ "limits", "pr_max_pending", KEY_INT, OFF(pr_max_pending), 1, 100000 },
 	{ "limits", "pr_max_ports", KEY_INT, OFF(pr_max_ports), 1, 100000 },
 	{ "limits", "max_webhook_kb", KEY_INT, OFF(max_webhook_kb), 1, 1 << 20 },
+	{ "limits", "warm_ttl", KEY_INT, OFF(warm_ttl), 10, 7 * 86400 },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -129,6 +130,7 @@ void config_init(struct mf_config *cfg)
 	cfg->source_cache_mb = 20480;
 	cfg->package_cache_mb = 4096;
 	cfg->pr_max_vms = 1;
+	cfg->warm_ttl = 600;
 	cfg->pr_max_per_author = 3;
 	cfg->pr_max_pending = 3;
 	cfg->pr_max_ports = 100;

@@ -69,6 +69,7 @@ struct mf_config {
 	int build_timeout;	/* seconds; default for builds that set none */
 	int idle_timeout;	/* seconds without build output that mean hung */
 	int max_vms;		/* machines running at once (mayflyd) */
+	int warm_ttl;		/* seconds a warm pool machine waits for a build at most */
 	int queue_max;		/* queued builds beyond this are refused */
 	int infra_retries;	/* retries after infrastructure failures */
 	int disk_reserve_mb;	/* no machine starts with less free in the pool */

@@ -149,12 +149,17 @@ static struct http_response *health(struct api *a)
 	struct mf_state *st = thread_state(a);
 	int queued = 0, running = 0;
 
+	struct report_warm *warm = NULL;
+	size_t nwarm = 0;
+	char *json;
+
 	if (!st || queue_counts(st->db, &queued, &running) < 0)
 		return fail(NULL);
-	return json_response(a->accepting ? 200 : 503,
-			     report_health_json(a->accepting, scheduler_running(a->sched),
-						queued, a->cfg.max_vms,
-						scheduler_disk_low(a->sched)));
+	scheduler_warm(a->sched, &warm, &nwarm);
+	json = report_health_json(a->accepting, scheduler_running(a->sched), queued,
+				  a->cfg.max_vms, scheduler_disk_low(a->sched), warm, nwarm);
+	free(warm);
+	return json_response(a->accepting ? 200 : 503, json);
 }
 
 static int write_inputs(struct mf_state *st, int64_t id, const struct wire_submission *s,

@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "daemon/attempt.h"
+#include "daemon/warm.h"
 #include "machine/host.h"
 #include "store/queue.h"
 #include "store/state.h"
@@ -47,6 +48,7 @@ struct scheduler {
 	int nworkers;
 	pthread_t monitor;
 	struct mf_state *mstate; /* the monitor's own connection */
+	struct warm_pool *warm;
 };
 
 static void timed_wait(struct scheduler *s, int ms)
@@ -128,8 +130,21 @@ static void *worker_main(void *arg)
 		s->running--;
 		pthread_cond_broadcast(&s->cond);
 		pthread_mutex_unlock(&s->lock);
+		warm_kick(s->warm); /* its room is free again */
 	}
 	return NULL;
+}
+
+static struct machine *take_warm(void *arg, const char *image, struct db *db)
+{
+	struct scheduler *s = arg;
+
+	return warm_take(s->warm, image, db);
+}
+
+static int running_cb(void *arg)
+{
+	return scheduler_running(arg);
 }
 
 static int disk_low(struct scheduler *s)
@@ -191,6 +206,8 @@ static int open_worker(struct scheduler *s, struct worker *w)
 	    host_open(&w->host, s->cfg.libvirt_uri, s->cfg.accel, w->state) < 0)
 		return -1;
 	build_env_init(&w->env, &s->cfg, w->state, w->host);
+	w->env.take_machine = take_warm;
+	w->env.take_arg = s;
 	return 0;
 }
 
@@ -223,6 +240,8 @@ int scheduler_start(struct scheduler **out, const struct mf_config *cfg)
 			goto fail;
 	}
 	update_disk_low(s); /* before any worker claims a build */
+	if (warm_start(&s->warm, cfg, running_cb, s) < 0)
+		goto fail;
 	if (pthread_create(&s->monitor, NULL, monitor_main, s) != 0) {
 		mf_error(MF_E_INFRA, "cannot start the scheduler's monitor thread");
 		goto fail;
@@ -242,6 +261,7 @@ int scheduler_start(struct scheduler **out, const struct mf_config *cfg)
 	*out = s;
 	return 0;
 fail:
+	warm_free(s->warm);
 	close_workers(s, s->nworkers);
 	state_free(s->mstate);
 	free(s->workers);
@@ -276,6 +296,11 @@ int scheduler_running(struct scheduler *s)
 	return n;
 }
 
+int scheduler_warm(struct scheduler *s, struct report_warm **out, size_t *n)
+{
+	return warm_counts(s->warm, out, n);
+}
+
 int scheduler_disk_low(struct scheduler *s)
 {
 	int low;
@@ -305,9 +330,12 @@ void scheduler_stop(struct scheduler *s, int drain)
 	}
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
+	/* No build takes a pool machine from now on; the ready ones go. */
+	warm_halt(s->warm);
 	for (int i = 0; i < s->nworkers; i++)
 		pthread_join(s->workers[i].thread, NULL);
 	pthread_join(s->monitor, NULL);
+	warm_free(s->warm);
 	close_workers(s, s->cfg.max_vms); /* also those whose thread did not start */
 	state_free(s->mstate);
 	free(s->workers);

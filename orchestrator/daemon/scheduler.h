@@ -12,9 +12,11 @@
 #ifndef MAYFLY_SCHEDULER_H
 #define MAYFLY_SCHEDULER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct mf_config;
+struct report_warm;
 struct scheduler;
 
 /* Starts the workers; cfg is copied. */
@@ -25,6 +27,8 @@ void scheduler_wake(struct scheduler *s);
 void scheduler_cancel(struct scheduler *s, int64_t id);
 /* Builds running now. */
 int scheduler_running(struct scheduler *s);
+/* The warm pool's machines per image (daemon/warm.h); caller frees *out. */
+int scheduler_warm(struct scheduler *s, struct report_warm **out, size_t *n);
 /* 1 while the pool's free disk is under disk_reserve_mb (no machine starts). */
 int scheduler_disk_low(struct scheduler *s);
 /* Claims no more builds; running ones go on (mayflyd --drain). */

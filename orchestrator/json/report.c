@@ -353,9 +353,10 @@ char *report_note_json(const char *key, const char *text, int64_t id)
 	return dump(doc);
 }
 
-char *report_health_json(int accepting, int running, int queued, int max_vms, int disk_low)
+char *report_health_json(int accepting, int running, int queued, int max_vms, int disk_low,
+			 const struct report_warm *warm, size_t nwarm)
 {
-	json_t *doc = json_object();
+	json_t *doc = json_object(), *w = json_object();
 
 	json_object_set_new(doc, "status", json_string(accepting ? "ok" : "stopping"));
 	json_object_set_new(doc, "version", json_string(MAYFLY_VERSION));
@@ -363,6 +364,13 @@ char *report_health_json(int accepting, int running, int queued, int max_vms, in
 	json_object_set_new(doc, "queued", json_integer(queued));
 	json_object_set_new(doc, "max_vms", json_integer(max_vms));
 	json_object_set_new(doc, "disk_low", json_boolean(disk_low));
+	for (size_t i = 0; i < nwarm; i++) {
+		json_t *o = json_object();
+		json_object_set_new(o, "ready", json_integer(warm[i].ready));
+		json_object_set_new(o, "starting", json_integer(warm[i].starting));
+		json_object_set_new(w, warm[i].image, o);
+	}
+	json_object_set_new(doc, "warm", w);
 	return dump(doc);
 }
 

@@ -34,7 +34,15 @@ char *report_pr_json(const char *tree, int64_t number, const char *head, const c
 /* {KEY: text[, "id": id]} (id <= 0: none), for short answers. */
 char *report_note_json(const char *key, const char *text, int64_t id);
 /* mayflyd's /healthz answer. */
-char *report_health_json(int accepting, int running, int queued, int max_vms, int disk_low);
+/* The warm pool of one image (daemon/warm.h). */
+struct report_warm {
+	char image[128];
+	int ready;
+	int starting;
+};
+
+char *report_health_json(int accepting, int running, int queued, int max_vms, int disk_low,
+			 const struct report_warm *warm, size_t nwarm);
 /* Percent-encodes a path segment (caller frees). */
 char *report_url_segment(const char *s);
 char *report_image_json(const struct image *img);

@@ -1,5 +1,6 @@
 /* wire.c - see wire.h. */
 #include "json/wire.h"
+#include "json/report.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -544,4 +545,30 @@ void wire_run_ports_free(struct wire_run_port *v, size_t n)
 		free(v[i].reason);
 	}
 	free(v);
+}
+
+int wire_parse_warm(const char *json, struct report_warm **out, size_t *n)
+{
+	json_t *doc = json_loads(json, 0, NULL);
+	json_t *warm = json_object_get(doc, "warm"), *o;
+	const char *image;
+
+	*out = NULL;
+	*n = 0;
+	if (!json_is_object(warm)) {
+		json_decref(doc);
+		return mf_error(MF_E_INFRA, "mayflyd's /healthz answer has no warm pool");
+	}
+	json_object_foreach(warm, image, o) {
+		struct report_warm *w;
+
+		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
+		w = &(*out)[(*n)++];
+		memset(w, 0, sizeof(*w));
+		snprintf(w->image, sizeof(w->image), "%s", image);
+		w->ready = (int)json_integer_value(json_object_get(o, "ready"));
+		w->starting = (int)json_integer_value(json_object_get(o, "starting"));
+	}
+	json_decref(doc);
+	return 0;
 }

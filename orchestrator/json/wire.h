@@ -56,6 +56,9 @@ int wire_parse_record(const char *json, struct build_record **out);
 int wire_parse_records(const char *json, struct build_record ***out, size_t *n);
 /* The ids of a 202 answer: "builds"[].id when there, else "id" (caller frees *ids). */
 int wire_parse_ids(const char *json, int64_t **ids, size_t *n);
+struct report_warm;
+/* The warm pool in mayflyd's /healthz answer (caller frees *out). */
+int wire_parse_warm(const char *json, struct report_warm **out, size_t *n);
 /*
  * The same for ports of a tree: the builds queued now (ids may be none),
  * their ports, and the build run (0 when the answer names none).

@@ -127,7 +127,77 @@ test_expect 'a restore that fails boots cold, is counted, and the build succeeds
 	assert_no_leaks
 '
 
+# --- mayflyd's warm pool (1 snapshot slot, 2 machines at most)
+write_config "max_vms = 2" "warm_ttl = 10"
+
+# Waits (up to $2 s) until /healthz says image tg has $1 ready machines.
+wait_warm() {
+	daemon_env
+	i=0
+	until [ "$(curl -s "$MAYFLY_URL/healthz" | jq -r ".warm.tg.ready // 0")" = "$1" ]; do
+		i=$((i + 1))
+		[ $i -le $(( $2 * 10 )) ] || { echo "never $1 warm:"; curl -s "$MAYFLY_URL/healthz"; cat "$TEST_TMP/daemon.log"; return 1; }
+		sleep 0.1
+	done
+}
+
+test_expect 'mayflyd keeps a warm machine, hands it to one build, and refills' '
+	run_vmctl image warm tg 1
+	expect_rc 0
+	start_daemon
+	wait_warm 1 60
+	grep -q "machine mayfly-$(instance)-snap-tg-0 of image tg ready (restored from a snapshot)" "$TEST_TMP/daemon.log"
+	run_vmctl status
+	expect_stdout "warm pool: image tg, 1 ready, 0 starting"
+	# Two builds at once: one takes the warm machine, the other its own; none is used twice.
+	api POST /api/v1/builds "{\"image\": \"tg\", \"recipes\": [\"hello\"]}"
+	expect_code 202
+	a=$(jq .id "$TEST_TMP/stdout")
+	api POST /api/v1/builds "{\"image\": \"tg\", \"recipes\": [\"hello\"]}"
+	b=$(jq .id "$TEST_TMP/stdout")
+	expect_eq "$(wait_final $a 120)" succeeded
+	expect_eq "$(wait_final $b 120)" succeeded
+	# Each pool machine came up once and went to at most one build.
+	took=$(cat "$MAYFLY_STATE_DIR/builds/$a/build.log" "$MAYFLY_STATE_DIR/builds/$b/build.log" |
+		grep -c "from the warm pool" || true)
+	ready=$(grep -c "of image tg ready (" "$TEST_TMP/daemon.log")
+	taken=$(grep -c "taken by a build" "$TEST_TMP/daemon.log")
+	test "$took" -ge 1 && test "$took" = "$taken" && test "$taken" -le "$ready" ||
+		{ echo "took $took, taken $taken, ready $ready"; cat "$TEST_TMP/daemon.log"; exit 1; }
+	grep -q "took machine mayfly-$(instance)-snap-tg-0 from the warm pool (restored from a snapshot)" \
+		"$MAYFLY_STATE_DIR/builds/$a/build.log" "$MAYFLY_STATE_DIR/builds/$b/build.log"
+	test -s "$MAYFLY_STATE_DIR/builds/$a/console.log"
+	expect_eq "$(sql "SELECT count(*) FROM phases WHERE name = '\''warm'\'' AND build_id IN ($a, $b)")" 1
+	wait_warm 1 90
+'
+
+test_expect 'a warm machine older than warm_ttl is replaced' '
+	wait_log_daemon() {
+		i=0
+		until grep -q -- "$1" "$TEST_TMP/daemon.log"; do
+			i=$((i + 1)); [ $i -le 400 ] || { echo "no \"$1\""; cat "$TEST_TMP/daemon.log"; return 1; }
+			sleep 0.1
+		done
+	}
+	wait_log_daemon "destroyed (too old, or no longer wanted)"
+	wait_warm 1 60
+'
+
+test_expect 'kill -9 of mayflyd with a warm machine: the restart cleans it up' '
+	wait_warm 1 60
+	stop_daemon KILL
+	$VIRSH list --name | grep -q "^mayfly-$(instance)-snap-tg-0\$"
+	start_daemon
+	grep -q "cleaned up domain .mayfly-$(instance)-snap-tg-0. left by a dead process" "$TEST_TMP/daemon.log"
+	wait_warm 1 60
+	run_vmctl image warm tg 0
+	wait_warm 0 30
+	stop_daemon TERM
+	assert_no_leaks
+'
+
 test_expect 'snapshot --remove and image rm take the files and layers away' '
+	unset MAYFLY_URL MAYFLY_TOKEN
 	run_vmctl image snapshot --remove tg
 	expect_rc 0
 	test -z "$(sql "SELECT slot FROM snapshots")"

@@ -19,19 +19,16 @@ int image_remove(struct host *h, struct mf_state *st, const char *name)
 
 	if (images_get(st->db, name, &img) < 0)
 		return -1;
-	/*
-	 * Snapshots first (their layers are backed by the golden volume). A
-	 * removal refused below leaves the image without them, booting cold.
-	 */
-	if (image_snapshot_drop(h, st, name) < 0)
+	if (image_warm_check(img) < 0)
 		goto out;
 	/*
 	 * One transaction: no build is claimed between the check and the
-	 * delete, and the record goes only if the volume goes too.
+	 * delete, and the record goes only if the volume goes too. The
+	 * snapshots go first (their layers are backed by the golden volume).
 	 */
 	if (db_begin(st->db) < 0)
 		goto out;
-	if (images_delete_unused(st->db, name) < 0 ||
+	if (images_delete_unused(st->db, name) < 0 || image_snapshot_drop(h, st, name) < 0 ||
 	    vm_volume_delete(h->vm, h->pool, img->volume) < 0) {
 		db_rollback(st->db);
 		goto out;

@@ -86,12 +86,17 @@ struct image_snapshot_opts {
 	void *payload;
 };
 
-/* Replaces the image's snapshots with o->slots new ones (one boot each). */
+/*
+ * Replaces the image's snapshots with o->slots new ones (one boot each).
+ * Refused while the image has a warm pool (image_warm_check()).
+ */
 int image_snapshot(struct host *h, struct mf_state *st, const struct image_snapshot_opts *o);
 /*
  * Removes the image's snapshots: files, layers, records. MF_E_CONFLICT
  * while a machine restored from one still runs.
  */
+/* MF_E_USAGE while mayflyd keeps machines of the image warm (they hold its slots). */
+int image_warm_check(const struct image *img);
 int image_snapshot_drop(struct host *h, struct mf_state *st, const char *name);
 /*
  * The image's usable slots for a build on h, in *slots (the first

@@ -47,6 +47,15 @@ static int drop_slot(struct host *h, struct mf_state *st, const struct snapshot 
 	return snapshots_delete(st->db, s->image, s->slot);
 }
 
+int image_warm_check(const struct image *img)
+{
+	if (img->settings.warm > 0)
+		return mf_error(MF_E_USAGE, "image '%s' has a warm pool (warm = %d) whose machines "
+				"use its snapshots; run 'vmctl image warm %s 0' first", img->name,
+				img->settings.warm, img->name);
+	return 0;
+}
+
 int image_snapshot_drop(struct host *h, struct mf_state *st, const char *name)
 {
 	struct snapshot *v = NULL;
@@ -65,7 +74,11 @@ int image_snapshot_drop(struct host *h, struct mf_state *st, const char *name)
 			break;
 		}
 		ret = drop_slot(h, st, &v[i]);
-		ledger_release(st->db, LEDGER_DOMAIN, v[i].domain);
+		struct mf_error_saved e;
+		mf_error_save(&e);
+		if (ledger_release(st->db, LEDGER_DOMAIN, v[i].domain) < 0)
+			log_warnx("%s", mf_error_msg());
+		mf_error_restore(&e);
 	}
 	snapshots_free(v, n);
 	return ret;
@@ -177,7 +190,8 @@ int image_snapshot(struct host *h, struct mf_state *st, const struct image_snaps
 			 o->slots);
 		goto out;
 	}
-	if (images_get(st->db, o->name, &img) < 0 || images_check_usable(img) < 0)
+	if (images_get(st->db, o->name, &img) < 0 || images_check_usable(img) < 0 ||
+	    image_warm_check(img) < 0)
 		goto out;
 	if (mf_mkdir_p(dir, 0700) < 0 || mf_mkdir_p(logdir, 0755) < 0)
 		goto out;

@@ -6,9 +6,10 @@
 #  1. unit tests (cmocka) and the layering check
 #  2. integration tests: the real vmctl and mayflyd against real libvirtd +
 #     QEMU (TCG) and the test guest
-#  3. the unit tests and the daemon's integration tests (API, build runs, publishing,
-#     webhooks) again, built with
-#     AddressSanitizer + UBSan, then with ThreadSanitizer: any report fails
+#  3. the unit tests and the daemon's integration tests again, built with
+#     AddressSanitizer + UBSan (API, build runs, publishing, webhooks), then
+#     with ThreadSanitizer (build runs, webhooks, snapshots and the warm
+#     pool): any report fails
 #  4. each fuzzer (libFuzzer) for 20 s from its seeds
 #
 # With arguments (integration test files), runs steps 1 and 2 for those only.
@@ -64,13 +65,13 @@ UBSAN_OPTIONS=log_path=$logs/asan/ubsan:print_stacktrace=1:halt_on_error=1 \
 	t0500-daemon-api.sh t0610-buildrun.sh t0700-publish.sh t0800-webhooks.sh
 
 build_variant tsan -DENABLE_TSAN=ON
-# The threads that changed most recently: build run slots, the publisher,
-# the webhook thread (t0500's HTTP server threads run under ASan above and
-# were checked under TSan before; left out here to keep the suite within
-# 45 minutes on two cores).
+# The threads that changed most recently: build run slots, the webhook
+# thread, the warm pool (t0500's HTTP server threads and t0700's publisher
+# run under ASan above and were checked under TSan before; left out here
+# to keep the suite within 45 minutes on two cores).
 TSAN_OPTIONS=log_path=$logs/tsan/tsan:suppressions=$supp/tsan.supp:second_deadlock_stack=1 \
 	sanitized_run "TSan" "$build-tsan" "$logs/tsan" \
-	t0610-buildrun.sh t0700-publish.sh t0800-webhooks.sh
+	t0610-buildrun.sh t0800-webhooks.sh t0900-snapshots.sh
 
 say "fuzzers, $FUZZ_SECONDS s each"
 # Only the fuzz targets: their libraries are instrumented for libFuzzer.

@@ -236,7 +236,8 @@ int cmd_image_snapshot(const struct vmctl_cmd *cmd, int argc, char **argv)
 		goto out;
 	}
 	if (remove) {
-		if (image_snapshot_drop(env->host, env->state, img->name) < 0)
+		if (image_warm_check(img) < 0 ||
+		    image_snapshot_drop(env->host, env->state, img->name) < 0)
 			status = vmctl_fail();
 		else
 			printf("image '%s': snapshots removed; builds boot cold\n", img->name);

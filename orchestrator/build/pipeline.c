@@ -731,7 +731,6 @@ int pipeline_finish(struct mf_state *st, const struct build_result *r)
 	return 0;
 }
 
-/* Counts machines that did not come up against the image (quarantine). */
 /* A machine from mayflyd's warm pool becomes this build's. */
 static void take_warm(struct build *b, struct machine *m, struct build_result *out, int64_t t)
 {
@@ -741,12 +740,16 @@ static void take_warm(struct build *b, struct machine *m, struct build_result *o
 	if (out->console_path && rename(m->console_path, out->console_path) == 0) {
 		free(m->console_path);
 		m->console_path = xstrdup(out->console_path);
+	} else if (out->console_path) {
+		buildlog_event(b->log, "the machine's console log stays in %s: cannot move it "
+			       "(%s)", m->console_path, strerror(errno));
 	}
 	buildlog_event(b->log, "took machine %s from the warm pool (%s)", m->domain,
 		       m->restored ? "restored from a snapshot" : "booted");
 	record_phase(b, "warm", mf_now_ms() - t);
 }
 
+/* Counts machines that did not come up against the image (quarantine). */
 static void note_boot(struct build *b, int ok)
 {
 	int q;
@@ -869,7 +872,7 @@ int pipeline_run(const struct build_env *env, const struct build_request *req,
 	struct machine *warm = NULL;
 	t = mf_now_ms();
 	if (env->take_machine)
-		warm = env->take_machine(env->take_arg, b.img->name, b.st->db);
+		warm = env->take_machine(env->take_arg, b.img->name, b.st->db, req->cancel);
 	if (warm) {
 		take_warm(&b, warm, out, t);
 		b.machine = warm;

@@ -38,7 +38,8 @@ struct build_env {
 	 * mayflyd's warm pool: a ready machine of the image for this build, or
 	 * NULL (then the build brings its own up). NULL function: no pool.
 	 */
-	struct machine *(*take_machine)(void *arg, const char *image, struct db *db);
+	struct machine *(*take_machine)(void *arg, const char *image, struct db *db,
+				       atomic_int *cancel);
 	void *take_arg;
 };
 

@@ -135,16 +135,29 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static struct machine *take_warm(void *arg, const char *image, struct db *db)
+static struct machine *take_warm(void *arg, const char *image, struct db *db,
+				 atomic_int *cancel)
 {
 	struct scheduler *s = arg;
 
-	return warm_take(s->warm, image, db);
+	return warm_take(s->warm, image, db, cancel);
 }
 
 static int running_cb(void *arg)
 {
 	return scheduler_running(arg);
+}
+
+/* No machine starts ahead of demand while none may start for a build either. */
+static int paused_cb(void *arg)
+{
+	struct scheduler *s = arg;
+	int paused;
+
+	pthread_mutex_lock(&s->lock);
+	paused = s->disk_low || s->draining || s->stopping;
+	pthread_mutex_unlock(&s->lock);
+	return paused;
 }
 
 static int disk_low(struct scheduler *s)
@@ -240,7 +253,7 @@ int scheduler_start(struct scheduler **out, const struct mf_config *cfg)
 			goto fail;
 	}
 	update_disk_low(s); /* before any worker claims a build */
-	if (warm_start(&s->warm, cfg, running_cb, s) < 0)
+	if (warm_start(&s->warm, cfg, running_cb, paused_cb, s) < 0)
 		goto fail;
 	if (pthread_create(&s->monitor, NULL, monitor_main, s) != 0) {
 		mf_error(MF_E_INFRA, "cannot start the scheduler's monitor thread");

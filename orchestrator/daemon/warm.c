@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/config.h"
 #include "common/error.h"
@@ -16,6 +17,7 @@
 #include "json/report.h"
 #include "machine/host.h"
 #include "machine/machine.h"
+#include "machine/vm.h"
 #include "store/images.h"
 #include "store/queue.h"
 #include "store/state.h"
@@ -33,6 +35,7 @@ struct entry {
 struct warm_pool {
 	struct mf_config cfg;
 	int (*running)(void *arg);
+	int (*paused)(void *arg);
 	void *arg;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -72,9 +75,14 @@ static void entry_free(struct entry *e)
 static void destroy(struct db *db, struct entry *e, const char *why)
 {
 	log_info("warm pool: machine %s of image %s destroyed (%s)", e->m->domain, e->image, why);
+	char *console = xstrdup(e->m->console_path);
+
 	e->m->db = db;
 	if (machine_down(e->m) < 0)
 		log_warnx("warm pool: %s", mf_error_msg());
+	else
+		unlink(console);
+	free(console);
 	entry_free(e);
 }
 
@@ -90,12 +98,14 @@ static void unlink_entry(struct warm_pool *p, struct entry *e)
 	}
 }
 
-struct machine *warm_take(struct warm_pool *p, const char *image, struct db *db)
+struct machine *warm_take(struct warm_pool *p, const char *image, struct db *db,
+			  atomic_int *cancel)
 {
 	struct entry *evict = NULL;
+	struct machine *m = NULL;
 
 	pthread_mutex_lock(&p->lock);
-	for (;;) {
+	while (!p->stopping && !(cancel && *cancel)) {
 		struct entry *mine = NULL, *other = NULL;
 
 		for (struct entry *e = p->entries; e; e = e->next) {
@@ -107,18 +117,19 @@ struct machine *warm_take(struct warm_pool *p, const char *image, struct db *db)
 				other = e;
 		}
 		if (mine) {
-			struct machine *m = mine->m;
-
 			unlink_entry(p, mine);
 			p->ready--;
-			pthread_cond_broadcast(&p->cond);
-			pthread_mutex_unlock(&p->lock);
-			log_info("warm pool: machine %s of image %s taken by a build", m->domain, image);
+			/* A machine that died while it waited goes; the build brings its own. */
+			if (!vm_domain_running(mine->m->host->vm, mine->m->domain)) {
+				evict = mine;
+				break;
+			}
+			m = mine->m;
 			entry_free(mine);
-			return m;
+			break;
 		}
 		/* The caller's build is among the running ones already. */
-		if (p->stopping || p->running(p->arg) + p->ready + p->starting <= p->cfg.max_vms ||
+		if (p->running(p->arg) + p->ready + p->starting <= p->cfg.max_vms ||
 		    (!other && p->starting == 0))
 			break;
 		if (other) {
@@ -128,13 +139,16 @@ struct machine *warm_take(struct warm_pool *p, const char *image, struct db *db)
 			break;
 		}
 		/* All the room is a machine starting: wait for it (it may be this image's). */
-		timed_wait(p, ROUND_MS);
+		timed_wait(p, 250);
 	}
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
+	if (m)
+		log_info("warm pool: machine %s of image %s taken by a build", m->domain, image);
 	if (evict)
-		destroy(db, evict, "its room went to a build of another image");
-	return NULL;
+		destroy(db, evict, evict->m && !strcmp(evict->image, image) ?
+			"it stopped while it waited" : "its room went to a build of another image");
+	return m;
 }
 
 void warm_kick(struct warm_pool *p)
@@ -230,14 +244,17 @@ static struct machine *bring_up(struct warm_pool *p, const struct image *img, in
 	    machine_up(p->host, p->state->db, &boot.spec, &m) < 0) {
 		log_warnx("warm pool: a machine of image %s did not come up: %s", img->name,
 			  mf_error_msg());
+		image_boot_note(p->state->db, img, m);
 		if (machine_down(m) < 0)
 			log_warnx("warm pool: %s", mf_error_msg());
+		else
+			unlink(console);
 		m = NULL;
 	} else {
 		log_info("warm pool: machine %s of image %s ready (%s)", m->domain, img->name,
 			 m->restored ? "restored from a snapshot" : "booted");
+		image_boot_note(p->state->db, img, m);
 	}
-	image_boot_note(p->state->db, img, m);
 	image_boot_release(&boot);
 	free(console);
 	return m;
@@ -251,11 +268,11 @@ static void *warm_main(void *arg)
 	while (!p->stopping) {
 		struct image **imgs = NULL;
 		size_t n = 0;
-		int queued = 0, ignored = 0, known = 1;
+		int queued = 0, known = 1;
 
 		pthread_mutex_unlock(&p->lock);
 		if (images_list(p->state->db, &imgs, &n) < 0 ||
-		    queue_counts(p->state->db, &queued, &ignored) < 0) {
+		    queue_claimable(p->state->db, p->cfg.pr_max_vms, &queued) < 0) {
 			log_warnx("warm pool: %s", mf_error_msg());
 			mf_error_clear();
 			known = 0;
@@ -266,7 +283,7 @@ static void *warm_main(void *arg)
 		const struct image *want = NULL;
 		int64_t now = mf_now_ms();
 		/* Builds come first: the pool fills only room nobody waits for. */
-		if (queued == 0 &&
+		if (queued == 0 && !p->paused(p->arg) &&
 		    p->running(p->arg) + p->ready + p->starting < p->cfg.max_vms) {
 			for (size_t i = 0; i < n && !want; i++) {
 				if (imgs[i]->quarantined || imgs[i]->settings.warm <= held(p, imgs[i]->name))
@@ -322,13 +339,14 @@ static void *warm_main(void *arg)
 }
 
 int warm_start(struct warm_pool **out, const struct mf_config *cfg,
-	       int (*running)(void *arg), void *arg)
+	       int (*running)(void *arg), int (*paused)(void *arg), void *arg)
 {
 	struct warm_pool *p = xcalloc(1, sizeof(*p));
 
 	*out = NULL;
 	config_copy(&p->cfg, cfg);
 	p->running = running;
+	p->paused = paused;
 	p->arg = arg;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
@@ -353,7 +371,7 @@ fail:
 
 void warm_halt(struct warm_pool *p)
 {
-	struct entry *e;
+	struct entry *list, *e;
 
 	if (!p)
 		return;
@@ -367,14 +385,19 @@ void warm_halt(struct warm_pool *p)
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 	pthread_join(p->thread, NULL);
-	while ((e = p->entries)) {
-		p->entries = e->next;
+	/* No warm_take() hands anything out from now on (it sees stopping). */
+	pthread_mutex_lock(&p->lock);
+	list = p->entries;
+	p->entries = NULL;
+	p->ready = p->starting = 0;
+	pthread_mutex_unlock(&p->lock);
+	while ((e = list)) {
+		list = e->next;
 		if (e->m)
 			destroy(p->state->db, e, "mayflyd stops");
 		else
 			entry_free(e);
 	}
-	p->ready = p->starting = 0;
 }
 
 void warm_free(struct warm_pool *p)

@@ -14,12 +14,14 @@
  * The pool has its own thread, state database connection and libvirt
  * connection; a machine handed out keeps using that libvirt connection
  * (libvirt's connections are thread-safe) and takes the build's database
- * connection. Its resources are in the ledger like any machine's, so a
+ * connection. A machine found stopped when a build asks is destroyed and
+ * the build brings its own up. Its resources are in the ledger like any machine's, so a
  * mayflyd killed with -9 leaves nothing that reconcile does not remove.
  */
 #ifndef MAYFLY_WARM_H
 #define MAYFLY_WARM_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 struct db;
@@ -30,16 +32,19 @@ struct warm_pool;
 
 /*
  * Starts the pool's thread. running() says how many builds hold a machine
- * slot now (the scheduler's count, including a build about to take one).
+ * slot now (the scheduler's count, including a build about to take one);
+ * while paused() says so (disk low, draining), no machine is started.
  */
 int warm_start(struct warm_pool **out, const struct mf_config *cfg,
-	       int (*running)(void *arg), void *arg);
+	       int (*running)(void *arg), int (*paused)(void *arg), void *arg);
 /*
- * A ready machine of image for a build, or NULL (see above). db is the
+ * A ready machine of image for a build, or NULL (see above; also when
+ * *cancel is set while it waits for a machine starting). db is the
  * caller's connection: the machine uses it from now on, and so does the
  * destruction of a machine whose room the build takes.
  */
-struct machine *warm_take(struct warm_pool *p, const char *image, struct db *db);
+struct machine *warm_take(struct warm_pool *p, const char *image, struct db *db,
+			  atomic_int *cancel);
 /* Something changed (a build ended): look at the pool now. */
 void warm_kick(struct warm_pool *p);
 /* Per image: ready and starting machines (caller frees *out). */

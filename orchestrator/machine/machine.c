@@ -278,6 +278,8 @@ static int teardown(struct machine *m)
 	}
 	free(m->disk_path);
 	m->disk_path = NULL;
+	free(m->host_key);
+	m->host_key = NULL;
 	return ret;
 }
 
@@ -292,11 +294,25 @@ static int restore_up(struct machine *m, const struct machine_spec *spec)
 	int64_t t = mf_now_ms();
 
 	for (size_t i = 0; i < spec->nsnaps && !snap; i++) {
-		if (ledger_claim(m->db, LEDGER_DOMAIN, spec->snaps[i].domain, spec->build_id) < 0) {
+		const char *name = spec->snaps[i].domain;
+
+		if (ledger_claim(m->db, LEDGER_DOMAIN, name, spec->build_id) < 0) {
 			if (mf_error_class() != MF_E_CONFLICT)
 				return -1;
 			mf_error_clear();
-			continue;
+			/*
+			 * A restored machine has no auto-destroy: one whose owner
+			 * died (vmctl killed with -9) still runs. Take it over and
+			 * destroy it now rather than at the next process start.
+			 */
+			int adopted = ledger_adopt_orphan(m->db, LEDGER_DOMAIN, name);
+			if (adopted < 0)
+				return -1;
+			if (adopted == 0)
+				continue;
+			if (vm_domain_destroy(m->host->vm, name) < 0)
+				return -1;
+			log_info("destroyed machine '%s', left running by a dead process", name);
 		}
 		snap = &spec->snaps[i];
 	}

@@ -155,3 +155,25 @@ int ledger_claim_port(struct db *db, int64_t build_id, int *port)
 	}
 	return mf_error(MF_E_INFRA, "cannot claim a free port on 127.0.0.1 after 20 tries");
 }
+
+int ledger_adopt_orphan(struct db *db, const char *kind, const char *name)
+{
+	struct db_stmt *st;
+	struct ledger_entry e = { .kind = (char *)kind, .name = (char *)name };
+	int rc, ret = 0;
+
+	if (db_prepare(db, &st, "SELECT owner FROM resources WHERE kind = ? AND name = ?") < 0)
+		return -1;
+	db_bind_text(st, 1, kind);
+	db_bind_text(st, 2, name);
+	rc = db_step(st);
+	if (rc == 1 && !mf_process_alive(db_col_text(st, 0))) {
+		e.owner = xstrdup(db_col_text(st, 0));
+		db_finalize(st);
+		ret = ledger_adopt(db, &e);
+		free(e.owner);
+		return ret;
+	}
+	db_finalize(st);
+	return rc < 0 ? -1 : 0;
+}

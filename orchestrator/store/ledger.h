@@ -41,6 +41,13 @@ void ledger_entries_free(struct ledger_entry *e, size_t n);
 /* Makes this process the owner of an orphan; 1 if adopted, 0 if someone else did. */
 int ledger_adopt(struct db *db, const struct ledger_entry *e);
 
+/*
+ * Makes this process the owner of kind/name if its owner is dead (so the
+ * caller can remove what it names now, not at the next reconcile): 1 if
+ * adopted, 0 if the owner lives or there is no such entry.
+ */
+int ledger_adopt_orphan(struct db *db, const char *kind, const char *name);
+
 /* This process's identity as recorded in the ledger. */
 const char *ledger_self(void);
 

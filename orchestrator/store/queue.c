@@ -114,6 +114,30 @@ int queue_claim(struct db *db, int64_t *id, int *attempt)
 	return queue_claim_fair(db, -1, id, attempt);
 }
 
+/* The builds a worker may claim now; ?3 caps pull requests' running builds (-1: any). */
+#define CLAIMABLE \
+	"FROM builds b LEFT JOIN images i ON i.name = b.image " \
+	"WHERE b.status = 'queued' AND b.cancel_requested = 0 AND i.quarantined IS NULL " \
+	"AND (b.source != 'pull-request' OR ?3 < 0 OR " \
+	"     (SELECT count(*) FROM builds r WHERE r.status = 'running' " \
+	"      AND r.source = 'pull-request') < ?3) "
+
+int queue_claimable(struct db *db, int max_pr_running, int *n)
+{
+	struct db_stmt *st;
+	int rc;
+
+	*n = 0;
+	if (db_prepare(db, &st, "SELECT count(*) " CLAIMABLE) < 0)
+		return -1;
+	db_bind_int(st, 3, max_pr_running);
+	rc = db_step(st);
+	if (rc == 1)
+		*n = (int)db_col_int(st, 0);
+	db_finalize(st);
+	return rc < 0 ? -1 : 0;
+}
+
 int queue_claim_fair(struct db *db, int max_pr_running, int64_t *id, int *attempt)
 {
 	struct db_stmt *st = NULL;
@@ -130,13 +154,7 @@ int queue_claim_fair(struct db *db, int max_pr_running, int64_t *id, int *attemp
 			*/
 		       "UPDATE builds SET status = 'running', owner = ?1, attempts = attempts + 1, "
 		       "started = coalesce(started, ?2) "
-		       "WHERE id = (SELECT b.id FROM builds b LEFT JOIN images i ON i.name = b.image "
-		       "            WHERE b.status = 'queued' AND b.cancel_requested = 0 "
-		       "            AND i.quarantined IS NULL "
-		       /* Pull requests' builds take at most ?3 machines (-1: any). */
-		       "            AND (b.source != 'pull-request' OR ?3 < 0 OR "
-		       "                 (SELECT count(*) FROM builds r WHERE r.status = 'running' "
-		       "                  AND r.source = 'pull-request') < ?3) "
+		       "WHERE id = (SELECT b.id " CLAIMABLE
 		       "            ORDER BY b.priority DESC, b.id LIMIT 1) "
 		       "RETURNING id, attempts") < 0)
 		goto fail;

@@ -106,5 +106,10 @@ int queue_cancel_requested(struct db *db, int64_t id);
 int queue_recover(struct db *db, int max_attempts);
 
 int queue_counts(struct db *db, int *queued, int *running);
+/*
+ * How many queued builds queue_claim_fair() could claim now (not those of
+ * quarantined images, nor pull requests' beyond max_pr_running).
+ */
+int queue_claimable(struct db *db, int max_pr_running, int *n);
 
 #endif

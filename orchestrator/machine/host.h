@@ -4,8 +4,10 @@
  * accelerator its machines get.
  *
  * A host is opened explicitly, by whoever starts machines: vmctl once per
- * run, mayflyd once per worker thread (a connection is never shared
- * between threads that start machines). Several may be open at once.
+ * run, mayflyd once per worker thread and once for its warm pool (no two
+ * threads start machines on one connection; a machine the pool hands to a
+ * build is destroyed on the pool's connection, which libvirt allows).
+ * Several may be open at once.
  * Opening a host does not clean up after dead processes: that is
  * reconcile_orphans() (reconcile.h), called once per process start.
  */

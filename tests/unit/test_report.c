@@ -253,7 +253,14 @@ static void check_image(json_t *o, const char *name, const char *bus)
 	assert_str_member(o, "created", "2023-11-14T22:13:20Z");
 
 	set = member(o, "settings", JSON_OBJECT);
-	assert_int_equal(json_object_size(set), 14);
+	assert_int_equal(json_object_size(set), 16);
+	/* No restore command set: the default is shown. */
+	assert_str_member(set, "restore_command", IMAGE_DEFAULT_RESTORE_COMMAND);
+	assert_int_member(set, "warm", 0);
+	json_t *snap = member(o, "snapshots", JSON_OBJECT);
+	assert_int_member(snap, "slots", 0);
+	assert_int_member(snap, "restores", 0);
+	assert_true(json_is_null(json_object_get(snap, "disabled")));
 	assert_str_member(set, "tree_path", IMAGE_DEFAULT_TREE_PATH);
 	assert_str_member(set, "target_arch", IMAGE_DEFAULT_TARGET_ARCH);
 	assert_str_member(set, "secondary_arches", "x86");

@@ -47,9 +47,39 @@ struct warm_pool {
 	int64_t seq;		/* names the machines: "w1", "w2"... */
 	struct mf_state *state;	/* the pool thread's own */
 	struct host *host;
-	char *failed_image;	/* last image whose machine did not come up... */
-	int64_t failed_until;	/* ...and until when it is left alone */
+	struct backoff *failed;	/* images whose machine did not come up, left alone a while */
 };
+
+struct backoff {
+	struct backoff *next;
+	char *image;
+	int64_t until;		/* mf_now_ms() */
+};
+
+/* 1 while image is left alone after a failure (under lock). */
+static int backing_off(struct warm_pool *p, const char *image, int64_t now)
+{
+	for (struct backoff *b = p->failed; b; b = b->next)
+		if (!strcmp(b->image, image))
+			return now < b->until;
+	return 0;
+}
+
+/* Leaves image alone for FAILURE_BACKOFF_MS (under lock). */
+static void back_off(struct warm_pool *p, const char *image)
+{
+	struct backoff *b;
+
+	for (b = p->failed; b && strcmp(b->image, image); b = b->next)
+		;
+	if (!b) {
+		b = xcalloc(1, sizeof(*b));
+		b->image = xstrdup(image);
+		b->next = p->failed;
+		p->failed = b;
+	}
+	b->until = mf_now_ms() + FAILURE_BACKOFF_MS;
+}
 
 static void timed_wait(struct warm_pool *p, int ms)
 {
@@ -288,8 +318,7 @@ static void *warm_main(void *arg)
 			for (size_t i = 0; i < n && !want; i++) {
 				if (imgs[i]->quarantined || imgs[i]->settings.warm <= held(p, imgs[i]->name))
 					continue;
-				if (p->failed_image && !strcmp(p->failed_image, imgs[i]->name) &&
-				    now < p->failed_until)
+				if (backing_off(p, imgs[i]->name, now))
 					continue;
 				want = imgs[i];
 			}
@@ -322,9 +351,7 @@ static void *warm_main(void *arg)
 				p->ready++;
 			} else {
 				unlink_entry(p, e);
-				free(p->failed_image);
-				p->failed_image = xstrdup(e->image);
-				p->failed_until = mf_now_ms() + FAILURE_BACKOFF_MS;
+				back_off(p, e->image);
 				entry_free(e);
 			}
 			pthread_cond_broadcast(&p->cond);
@@ -405,7 +432,12 @@ void warm_free(struct warm_pool *p)
 	if (!p)
 		return;
 	warm_halt(p);
-	free(p->failed_image);
+	while (p->failed) {
+		struct backoff *b = p->failed;
+		p->failed = b->next;
+		free(b->image);
+		free(b);
+	}
 	host_close(p->host);
 	state_free(p->state);
 	pthread_cond_destroy(&p->cond);

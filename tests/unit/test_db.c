@@ -297,6 +297,31 @@ static void test_ledger_list(void **state)
 	ledger_entries_free(e, n);
 }
 
+/* A restored machine's slot held by a dead process is taken over; a live owner's is not. */
+static void test_ledger_adopt_orphan(void **state)
+{
+	struct db *db = fdb(state);
+	struct ledger_entry *e;
+	size_t n;
+
+	insert_resource(db, LEDGER_DOMAIN, "mayfly-x-snap-tg-0", DEAD_OWNER, 3);
+	assert_int_equal(ledger_claim(db, LEDGER_DOMAIN, "mayfly-x-snap-tg-1", 4), 0);
+	assert_int_equal(ledger_adopt_orphan(db, LEDGER_DOMAIN, "mayfly-x-snap-tg-0"), 1);
+	assert_int_equal(ledger_adopt_orphan(db, LEDGER_DOMAIN, "mayfly-x-snap-tg-1"), 0);
+	assert_int_equal(ledger_adopt_orphan(db, LEDGER_DOMAIN, "no-such-domain"), 0);
+	/* Adopted: this process owns it now, and it is no orphan any more. */
+	assert_int_equal(ledger_list(db, 1, &e, &n), 0);
+	assert_int_equal(n, 0);
+	ledger_entries_free(e, n);
+	assert_int_equal(ledger_list(db, 0, &e, &n), 0);
+	assert_int_equal(n, 2);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(e[i].owner, ledger_self());
+	ledger_entries_free(e, n);
+	/* Twice is once. */
+	assert_int_equal(ledger_adopt_orphan(db, LEDGER_DOMAIN, "mayfly-x-snap-tg-0"), 0);
+}
+
 static void test_ledger_adopt(void **state)
 {
 	struct db *db = fdb(state);
@@ -652,6 +677,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_state_layout),
 		T(test_images_restore_result),
+		T(test_ledger_adopt_orphan),
 		T(test_state_nested_dir),
 		T(test_instance_id),
 		T(test_state_build_dir),

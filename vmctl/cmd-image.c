@@ -62,8 +62,8 @@ static void print_snapshots(struct vmctl_env *env, const struct image *img)
 		log_warnx("%s", mf_error_msg());
 		return;
 	}
-	printf("snapshots:     %zu slot%s; %lld restores, %lld fell back to a cold boot%s%s\n",
-	       n, n == 1 ? "" : "s", (long long)img->restores,
+	printf("snapshots:     %zu slot%s; %lld restore%s, %lld fell back to a cold boot%s%s\n",
+	       n, n == 1 ? "" : "s", (long long)img->restores, img->restores == 1 ? "" : "s",
 	       (long long)img->restore_fallbacks, img->snapshot_disabled ? "; DISABLED: " : "",
 	       img->snapshot_disabled ? img->snapshot_disabled : "");
 	for (size_t i = 0; i < n; i++) {

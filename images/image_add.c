@@ -375,25 +375,11 @@ static int smoke_boot(struct add *a)
 
 	if (mf_mkdir_p(logdir, 0755) < 0)
 		goto out;
-	struct machine_spec spec = {
-		.tag = tag,
-		.golden_path = img->path,
-		.capacity = img->virtual_size,
-		.memory_mib = img->settings.memory_mib,
-		.vcpus = img->settings.vcpus,
-		.disk_bus = img->settings.disk_bus,
-		.console_path = console,
-		.login = {
-			.user = img->settings.ssh_user,
-			.key_path = img->settings.ssh_key,
-			.pinned_key = a->pinned,
-			.timeout_s = 60,
-		},
-		.boot_timeout_s = img->settings.boot_timeout,
-		.cancel = a->o->cancel,
-		.phase = machine_progress,
-		.payload = a,
-	};
+	struct machine_spec spec = image_machine_spec(img, tag, console);
+	spec.login.pinned_key = a->pinned; /* the image has none yet */
+	spec.cancel = a->o->cancel;
+	spec.phase = machine_progress;
+	spec.payload = a;
 	if (machine_up(a->host, a->st->db, &spec, &m) < 0) {
 		mf_error_wrap("smoke boot (console log: %s)", console);
 		goto down;

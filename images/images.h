@@ -108,6 +108,13 @@ int image_snapshot_slots(struct host *h, struct db *db, const struct image *img,
 			 struct snapshot **slots, size_t *n, char **why_not);
 
 /*
+ * The machine of an image, cold-booted from its golden volume with its
+ * size, login and pinned host key (the caller sets the rest).
+ */
+struct machine_spec image_machine_spec(const struct image *img, const char *tag,
+				       const char *console_path);
+
+/*
  * How a machine of an image comes up, for builds and for mayflyd's warm
  * pool alike: spec is ready for machine_up() (the caller may set cancel,
  * phase and payload), with the image's usable snapshot slots.

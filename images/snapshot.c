@@ -37,6 +37,28 @@ static void slot_progress(void *payload, const char *name, int64_t ms)
 		p->o->progress(p->o->payload, step, ms);
 }
 
+struct machine_spec image_machine_spec(const struct image *img, const char *tag,
+				       const char *console_path)
+{
+	struct machine_spec spec = {
+		.tag = tag,
+		.golden_path = img->path,
+		.capacity = img->virtual_size,
+		.memory_mib = img->settings.memory_mib,
+		.vcpus = img->settings.vcpus,
+		.disk_bus = img->settings.disk_bus,
+		.console_path = console_path,
+		.login = {
+			.user = img->settings.ssh_user,
+			.key_path = img->settings.ssh_key,
+			.pinned_key = img->host_key,
+			.timeout_s = 60,
+		},
+		.boot_timeout_s = img->settings.boot_timeout,
+	};
+	return spec;
+}
+
 /* Removes one slot's files, then its record; the slot must be claimed. */
 static int drop_slot(struct host *h, struct mf_state *st, const struct snapshot *s)
 {
@@ -102,26 +124,11 @@ static int make_slot(struct host *h, struct mf_state *st, const struct image *im
 
 	if (mf_uuid(uuid) < 0)
 		goto out;
-	struct machine_spec spec = {
-		.tag = tag,
-		.golden_path = img->path,
-		.capacity = img->virtual_size,
-		.memory_mib = img->settings.memory_mib,
-		.vcpus = img->settings.vcpus,
-		.disk_bus = img->settings.disk_bus,
-		.console_path = console,
-		.login = {
-			.user = img->settings.ssh_user,
-			.key_path = img->settings.ssh_key,
-			.pinned_key = img->host_key,
-			.timeout_s = 60,
-		},
-		.boot_timeout_s = img->settings.boot_timeout,
-		.uuid = uuid,
-		.cancel = o->cancel,
-		.phase = slot_progress,
-		.payload = &p,
-	};
+	struct machine_spec spec = image_machine_spec(img, tag, console);
+	spec.uuid = uuid;
+	spec.cancel = o->cancel;
+	spec.phase = slot_progress;
+	spec.payload = &p;
 	int64_t t;
 	if (machine_up(h, st->db, &spec, &m) < 0) {
 		mf_error_wrap("snapshot slot %d (console log: %s)", slot, console);
@@ -282,29 +289,13 @@ void image_boot_init(struct image_boot *ib, struct host *h, struct db *db, const
 			ib->snaps[i].save_path = ib->recs[i].save_path;
 		}
 	}
-	struct machine_spec spec = {
-		.tag = tag,
-		.build_id = build_id,
-		.golden_path = img->path,
-		.capacity = img->virtual_size,
-		.memory_mib = img->settings.memory_mib,
-		.vcpus = img->settings.vcpus,
-		.disk_bus = img->settings.disk_bus,
-		.console_path = console_path,
-		.login = {
-			.user = img->settings.ssh_user,
-			.key_path = img->settings.ssh_key,
-			.pinned_key = img->host_key,
-			.timeout_s = 60,
-		},
-		.boot_timeout_s = img->settings.boot_timeout,
-		.snaps = ib->snaps,
-		.nsnaps = usable > 0 ? (size_t)usable : 0,
-		.restore_command = img->settings.restore_command ?
-			img->settings.restore_command : IMAGE_DEFAULT_RESTORE_COMMAND,
-		.log = log,
-	};
-	ib->spec = spec;
+	ib->spec = image_machine_spec(img, tag, console_path);
+	ib->spec.build_id = build_id;
+	ib->spec.snaps = ib->snaps;
+	ib->spec.nsnaps = usable > 0 ? (size_t)usable : 0;
+	ib->spec.restore_command = img->settings.restore_command ?
+		img->settings.restore_command : IMAGE_DEFAULT_RESTORE_COMMAND;
+	ib->spec.log = log;
 }
 
 void image_boot_release(struct image_boot *ib)

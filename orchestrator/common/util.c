@@ -517,3 +517,17 @@ int mf_uuid(char out[37])
 		 u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
 	return 0;
 }
+
+void mf_cond_wait_ms(pthread_cond_t *cond, pthread_mutex_t *mutex, int ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(cond, mutex, &ts);
+}

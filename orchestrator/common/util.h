@@ -5,6 +5,7 @@
 #ifndef MAYFLY_UTIL_H
 #define MAYFLY_UTIL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -31,6 +32,8 @@ int64_t mf_now_ms(void);
 /* Seconds since the epoch, and the same as an RFC 3339 UTC string. */
 int64_t mf_wall_seconds(void);
 void mf_rfc3339(int64_t t, char out[32]);
+/* pthread_cond_timedwait() for at most ms milliseconds (mutex held by the caller). */
+void mf_cond_wait_ms(pthread_cond_t *cond, pthread_mutex_t *mutex, int ms);
 /* Sleeps ms milliseconds (signals do not cut it short). */
 void mf_sleep_ms(int64_t ms);
 /* Fills buf from the kernel's random source (MF_E_INFRA if it fails). */

@@ -53,16 +53,7 @@ struct scheduler {
 
 static void timed_wait(struct scheduler *s, int ms)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+	mf_cond_wait_ms(&s->cond, &s->lock, ms);
 }
 
 /* A build of a build run started or ended: the run catches up (and queues what it can). */

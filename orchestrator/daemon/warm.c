@@ -83,16 +83,7 @@ static void back_off(struct warm_pool *p, const char *image)
 
 static void timed_wait(struct warm_pool *p, int ms)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	pthread_cond_timedwait(&p->cond, &p->lock, &ts);
+	mf_cond_wait_ms(&p->cond, &p->lock, ms);
 }
 
 static void entry_free(struct entry *e)

@@ -112,6 +112,25 @@ add_testguest() {
 		--memory 256 --vcpus 1 --boot-timeout 120 "$@"
 }
 
+# Starts "vmctl build ..." in the background (output in $TEST_TMP/bg.out,
+# bg.err); $bg is its pid. Call it inside a test body.
+start_build() {
+	"$VMCTL" build "$@" >"$TEST_TMP/bg.out" 2>"$TEST_TMP/bg.err" &
+	bg=$!
+}
+
+# Waits (up to $2 seconds) until the background build's stderr or stdout shows $1.
+wait_for() {
+	i=0
+	until grep -q -- "$1" "$TEST_TMP/bg.err" "$TEST_TMP/bg.out" 2>/dev/null; do
+		i=$((i + 1))
+		if [ $i -gt $(( $2 * 10 )) ]; then
+			echo "timed out waiting for '$1'"; cat "$TEST_TMP/bg.err"; return 1
+		fi
+		sleep 0.1
+	done
+}
+
 # --- mayflyd
 
 # Writes $TEST_TMP/mayfly.conf for this state directory; arguments are extra

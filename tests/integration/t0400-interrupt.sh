@@ -5,24 +5,6 @@
 # drops).
 . "$(dirname "$0")/lib.sh"
 
-# Starts "vmctl build ..." in the background; $bg is its pid.
-start_build() {
-	"$VMCTL" build "$@" >"$TEST_TMP/bg.out" 2>"$TEST_TMP/bg.err" &
-	bg=$!
-}
-
-# Waits (up to $2 seconds) until the background build's stderr or stdout shows $1.
-wait_for() {
-	i=0
-	until grep -q -- "$1" "$TEST_TMP/bg.err" "$TEST_TMP/bg.out" 2>/dev/null; do
-		i=$((i + 1))
-		if [ $i -gt $(( $2 * 10 )) ]; then
-			echo "timed out waiting for '$1'"; cat "$TEST_TMP/bg.err"; return 1
-		fi
-		sleep 0.1
-	done
-}
-
 test_expect 'register the test guest' '
 	add_testguest tg >/dev/null 2>&1
 '

@@ -5,23 +5,6 @@
 # snapshots go with the image. Nothing leaks.
 . "$(dirname "$0")/lib.sh"
 
-# Starts "vmctl build ..." in the background; $bg is its pid.
-start_build() {
-	"$VMCTL" build "$@" >"$TEST_TMP/bg.out" 2>"$TEST_TMP/bg.err" &
-	bg=$!
-}
-
-wait_for() {
-	i=0
-	until grep -q -- "$1" "$TEST_TMP/bg.err" "$TEST_TMP/bg.out" 2>/dev/null; do
-		i=$((i + 1))
-		if [ $i -gt $(( $2 * 10 )) ]; then
-			echo "timed out waiting for '$1'"; cat "$TEST_TMP/bg.err"; return 1
-		fi
-		sleep 0.1
-	done
-}
-
 test_expect 'bad snapshot input is refused before anything boots' '
 	run_vmctl image add tg "$GUEST/testguest.qcow2" --ssh-key "$GUEST/id_ed25519" \
 		--restore-command "date -s @{epoc}"
